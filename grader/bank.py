@@ -1,0 +1,143 @@
+"""The exercise bank: ``exercises/<slug>/`` folders and ``solutions/<slug>.py``.
+
+An exercise folder holds ``exercise.toml`` (metadata, contract, limits), ``README.md`` (the
+statement), ``stub.py`` (the buggy starter) and its generated ``stub.ipynb``, ``checks.py``
+(properties, run in the trusted process) and ``driver.py`` (runs in the sandbox, next to
+the student's code, and speaks plain data only).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from grader.checks import Check
+
+REQUIRED_FILES = ("exercise.toml", "README.md", "stub.py", "stub.ipynb", "checks.py", "driver.py")
+
+
+class BankError(Exception):
+    """The bank (or one exercise in it) is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    wall_seconds: float = 30.0  # the whole submission, all checks
+    call_seconds: float = 10.0  # one call into the student's code
+    cpu_seconds: int = 60
+    memory_mb: int = 1024
+
+
+@dataclass
+class Exercise:
+    slug: str
+    folder: Path
+    title: str
+    summary: str
+    points: float
+    entry_points: dict[str, list[str]]
+    stub_fails: list[str]
+    forbidden: list[str] = field(default_factory=list)
+    limits: Limits = field(default_factory=Limits)
+    check_settings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    solution: Path | None = None
+
+    @classmethod
+    def load(cls, folder: Path, solutions: Path) -> "Exercise":
+        meta_path = folder / "exercise.toml"
+        try:
+            meta = tomllib.loads(meta_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise BankError(f"{meta_path} is missing") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise BankError(f"{meta_path} is not valid TOML: {exc}") from None
+        try:
+            limits = Limits(**meta.get("limits", {}))
+            solution = solutions / f"{folder.name}.py"
+            return cls(
+                slug=folder.name, folder=folder, title=str(meta["title"]),
+                summary=str(meta["summary"]), points=float(meta["points"]),
+                entry_points={k: list(v) for k, v in meta["entry_points"].items()},
+                stub_fails=list(meta["stub_fails"]), forbidden=list(meta.get("forbidden", [])),
+                limits=limits, check_settings=dict(meta.get("checks", {})),
+                solution=solution if solution.exists() else None)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise BankError(f"{meta_path}: missing or malformed field {exc}") from None
+
+    @cached_property
+    def checks(self) -> list[Check]:
+        """The checks of ``checks.py``, in the order they are defined."""
+        path = self.folder / "checks.py"
+        name = f"grader_bank_checks_{self.slug.replace('-', '_')}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        if spec is None or spec.loader is None:
+            raise BankError(f"{path} cannot be imported")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            raise BankError(f"{path} failed to import: {type(exc).__name__}: {exc}") from exc
+        return [v for v in vars(module).values() if isinstance(v, Check)]
+
+    def examples_for(self, check: Check) -> int:
+        return int(self.check_settings.get(check.name, {}).get("examples", check.examples))
+
+    @property
+    def driver_source(self) -> str:
+        return (self.folder / "driver.py").read_text(encoding="utf-8")
+
+    @property
+    def stub_path(self) -> Path:
+        return self.folder / "stub.py"
+
+    @property
+    def notebook_path(self) -> Path:
+        return self.folder / "stub.ipynb"
+
+    @property
+    def statement(self) -> str:
+        return (self.folder / "README.md").read_text(encoding="utf-8")
+
+
+@dataclass
+class Bank:
+    root: Path
+
+    @property
+    def exercises_dir(self) -> Path:
+        return self.root / "exercises"
+
+    @property
+    def solutions_dir(self) -> Path:
+        return self.root / "solutions"
+
+    @classmethod
+    def locate(cls, environ: dict[str, str] | None = None, cwd: Path | None = None) -> "Bank":
+        """``$GRADER_BANK`` if set, else the current directory."""
+        environ = os.environ if environ is None else environ
+        root = Path(environ.get("GRADER_BANK") or (cwd or Path.cwd())).resolve()
+        if not (root / "exercises").is_dir():
+            raise BankError(f"no exercise bank at {root}: expected an 'exercises' folder there "
+                            "(run from the bank's folder, or set GRADER_BANK)")
+        return cls(root)
+
+    def slugs(self) -> list[str]:
+        return sorted(p.name for p in self.exercises_dir.iterdir()
+                      if p.is_dir() and (p / "exercise.toml").exists())
+
+    def exercise(self, slug: str) -> Exercise:
+        folder = self.exercises_dir / slug
+        if not (folder / "exercise.toml").exists():
+            known = ", ".join(self.slugs()) or "none"
+            raise BankError(f"unknown exercise {slug!r} (known: {known})")
+        return Exercise.load(folder, self.solutions_dir)
+
+    def exercises(self, slugs: list[str] | None = None) -> list[Exercise]:
+        return [self.exercise(s) for s in (slugs or self.slugs())]

@@ -1,0 +1,158 @@
+"""What an exercise's ``checks.py`` is written with: the ``@check`` decorator and assertions.
+
+A check is a property of the student's code, run in the trusted process. Its function
+receives a ``sub`` handle plus values drawn by hypothesis from the strategies given to
+``@check``; ``sub.call("run_<name>", **args)`` asks the exercise driver, inside the
+sandbox, to run the student's code on those arguments and returns what it reported
+(tensors arrive as :class:`grader.wire.WireTensor`). The check computes its own reference
+with real torch in this process and raises :class:`CheckFailed` when the answer is wrong.
+
+    @check(points=4, description="...", hint="...", examples=25, problem=problems())
+    def follows_gradient_descent(sub, problem):
+        got = sub.call("run_fit", **problem)
+        expect_close("w", got["w"], reference(problem)[0])
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Protocol
+
+import torch
+from hypothesis.strategies import SearchStrategy
+
+from grader.wire import WireTensor
+
+
+class Submission(Protocol):
+    def call(self, fn: str, **args: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    points: float
+    description: str
+    function: Callable[..., None]
+    hint: str = ""
+    visible: bool = True
+    examples: int = 20
+    strategies: dict[str, SearchStrategy] = field(default_factory=dict)
+    error_hints: tuple[tuple[str, str], ...] = ()  # (substring of "Type: message", hint)
+
+    def hint_for_error(self, text: str) -> str:
+        for needle, hint in self.error_hints:
+            if needle in text:
+                return hint
+        return self.hint
+
+
+def check(*, points: float, description: str, hint: str = "", visible: bool = True,
+          examples: int = 20, error_hints: dict[str, str] | None = None,
+          **strategies: SearchStrategy) -> Callable[[Callable[..., None]], Check]:
+    """Declare a check; keyword arguments other than the named ones are hypothesis strategies."""
+
+    def decorate(function: Callable[..., None]) -> Check:
+        return Check(name=function.__name__, points=points, description=description,
+                     function=function, hint=hint, visible=visible, examples=examples,
+                     strategies=dict(strategies),
+                     error_hints=tuple((error_hints or {}).items()))
+
+    return decorate
+
+
+class CheckFailed(AssertionError):
+    """The submission answered, and the answer is wrong."""
+
+    def __init__(self, message: str, expected: Any = None, got: Any = None, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.expected = None if expected is None else fmt(expected)
+        self.got = None if got is None else fmt(got)
+        self.hint = hint
+
+
+def expect(condition: bool, message: str, *, expected: Any = None, got: Any = None,
+           hint: str | None = None) -> None:
+    if not condition:
+        raise CheckFailed(message, expected=expected, got=got, hint=hint)
+
+
+def values_of(value: Any) -> torch.Tensor:
+    if isinstance(value, WireTensor):
+        return value.value
+    if isinstance(value, torch.Tensor):
+        return value.detach()
+    return torch.as_tensor(value, dtype=torch.float64)
+
+
+def expect_close(what: str, got: Any, expected: Any, *, rtol: float = 1e-4, atol: float = 1e-5,
+                 hint: str | None = None) -> None:
+    """Values (and shape) of ``got`` match ``expected`` within tolerance; NaNs never match."""
+    got_t, exp_t = values_of(got), values_of(expected)
+    if tuple(got_t.shape) != tuple(exp_t.shape):
+        raise CheckFailed(f"{what} has shape {tuple(got_t.shape)}, expected {tuple(exp_t.shape)}.",
+                          expected=expected, got=got, hint=hint)
+    if not torch.allclose(got_t.double(), exp_t.double(), rtol=rtol, atol=atol):
+        raise CheckFailed(f"{what} does not have the expected value.", expected=expected,
+                          got=got, hint=hint)
+
+
+def expect_tensor(what: str, got: Any, *, shape: tuple[int, ...] | None = None,
+                  dtype: torch.dtype | None = torch.float32, hint: str | None = None) -> WireTensor:
+    expect(isinstance(got, WireTensor), f"{what} must be a tensor.", got=got, hint=hint)
+    if shape is not None:
+        expect(got.shape == tuple(shape), f"{what} must have shape {tuple(shape)}.",
+               expected=tuple(shape), got=got.shape, hint=hint)
+    if dtype is not None:
+        expect(got.dtype == dtype, f"{what} must have dtype {dtype}.", expected=str(dtype),
+               got=str(got.dtype), hint=hint)
+    return got
+
+
+def fmt(value: Any, limit: int = 8) -> str:
+    """A short, readable rendering of a value for feedback: shapes and a few numbers."""
+    if isinstance(value, WireTensor):
+        extra = [] if value.requires_grad is False else ["requires_grad=True"]
+        if value.requires_grad and not value.is_leaf:
+            extra.append(f"non-leaf, grad_fn={value.grad_fn}")
+        return fmt(value.value, limit) + (f" ({', '.join(extra)})" if extra else "")
+    if isinstance(value, torch.Tensor):
+        flat = value.detach().reshape(-1).tolist()
+        shown = ", ".join(_number(v) for v in flat[:limit]) + (", ..." if len(flat) > limit else "")
+        if value.dim() == 0:
+            return f"tensor({shown})"
+        return f"tensor of shape {tuple(value.shape)}: [{shown}]"
+    if isinstance(value, float):
+        return _number(value)
+    if isinstance(value, (list, tuple)):
+        items = [fmt(v, limit) for v in value[:limit]]
+        return "[" + ", ".join(items) + (", ..." if len(value) > limit else "") + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {fmt(v, limit)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+def _number(v: Any) -> str:
+    if isinstance(v, bool) or not isinstance(v, float):
+        return repr(v)
+    if math.isnan(v) or math.isinf(v):
+        return repr(v)
+    return f"{v:.6g}"
+
+
+def render_example(drawn: dict[str, Any]) -> dict[str, Any]:
+    """The smallest failing input, as JSON-friendly strings and numbers."""
+    out: dict[str, Any] = {}
+    for key, value in drawn.items():
+        if isinstance(value, dict):
+            out.update({f"{key}.{k}" if len(drawn) > 1 else k: v
+                        for k, v in render_example(value).items()})
+        elif isinstance(value, (bool, int, str)) or value is None:
+            out[key] = value
+        elif isinstance(value, float):
+            out[key] = float(_number(value))
+        else:
+            out[key] = fmt(value, limit=12)
+    return out

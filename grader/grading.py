@@ -1,0 +1,183 @@
+"""Grading one submission: static checks, then every property check through the sandbox.
+
+This is the service function every entry point (CLI, web, LMS) ends up calling:
+
+    result = grade_submission(exercise, submission, sandbox)
+
+The student's code runs in a sandboxed child that ``SandboxedSubmission`` opens lazily and
+re-opens after a check killed it (a timeout in one check must not zero the others). The
+checks, references and scoring all run here, in the trusted process.
+"""
+
+from __future__ import annotations
+
+import time
+import types
+from typing import Any
+
+from grader import static
+from grader.bank import Exercise
+from grader.results import CheckResult, GradeResult, Verdict
+from grader.runner import run_check
+from grader.sandbox import driver_kit
+from grader.sandbox.client import (ContractViolation, LoadError, LoadRequest, Sandbox,
+                                   SandboxVerdict, Session, StudentError)
+from grader.source import SubmissionSource
+
+FORBIDDEN_CHECK = "avoids_forbidden_apis"
+
+
+class SandboxedSubmission:
+    """The ``sub`` handle a check receives: calls go to a confined child, with deadlines."""
+
+    def __init__(self, sandbox: Sandbox, exercise: Exercise, submission: SubmissionSource):
+        self.sandbox, self.exercise, self.submission = sandbox, exercise, submission
+        self.deadline = time.monotonic() + exercise.limits.wall_seconds
+        self.session: Session | None = None
+        self.load = LoadRequest(driver_source=exercise.driver_source, source=submission.source,
+                                filename=submission.filename, entry_points=exercise.entry_points)
+
+    def ensure_open(self) -> Session:
+        if self.session is None or not self.session.alive:
+            self._check_budget()
+            self.session = self.sandbox.open(self.load, self.deadline - time.monotonic())
+        return self.session
+
+    def call(self, fn: str, **args: Any) -> Any:
+        session = self.ensure_open()
+        self._check_budget()
+        deadline = min(self.deadline, time.monotonic() + self.exercise.limits.call_seconds)
+        return session.call(fn, args, deadline)
+
+    def _check_budget(self) -> None:
+        if time.monotonic() >= self.deadline:
+            raise SandboxVerdict(Verdict.TIMEOUT, "the time allowed for the whole submission ran out")
+
+    def take_output(self) -> str:
+        return self.session.read_output() if self.session is not None else ""
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+
+
+class LocalSubmission:
+    """The same ``sub`` interface with no sandbox at all: the in-process lower bound for
+    benchmarks. Never used on untrusted code."""
+
+    def __init__(self, exercise: Exercise, source: str, filename: str = "solution.py"):
+        self.driver = types.ModuleType("exercise_driver")
+        exec(compile(exercise.driver_source, "<exercise driver>", "exec"), self.driver.__dict__)
+        self.student = types.ModuleType("submission")
+        self.student.__file__ = filename
+        exec(compile(source, filename, "exec"), self.student.__dict__)
+
+    def call(self, fn: str, **args: Any) -> Any:
+        import torch
+
+        from grader.wire import WireTensor
+
+        copied = {k: _local_copy(v) for k, v in args.items()}
+        torch.manual_seed(0)
+        try:
+            result = getattr(self.driver, fn)(self.student, **copied)
+        except driver_kit.ContractViolation as exc:
+            raise ContractViolation(str(exc)) from None
+        except Exception as exc:  # noqa: BLE001
+            raise StudentError(type(exc).__name__, str(exc)) from None
+        return _local_report(result, torch, WireTensor)
+
+
+def _local_copy(value: Any) -> Any:
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        copy = value.detach().clone()
+        return copy.requires_grad_(value.requires_grad) if value.is_floating_point() else copy
+    if isinstance(value, dict):
+        return {k: _local_copy(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_local_copy(v) for v in value]
+    return value
+
+
+def _local_report(value: Any, torch: Any, wire_tensor: type) -> Any:
+    if isinstance(value, torch.Tensor):
+        return driver_kit.tensor_report(value, "value")
+    if isinstance(value, dict):
+        return {k: _local_report(v, torch, wire_tensor) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_local_report(v, torch, wire_tensor) for v in value]
+    return value
+
+
+# ----------------------------------------------------------------------------- service
+def grade_submission(exercise: Exercise, submission: SubmissionSource, sandbox: Sandbox,
+                     file: str | None = None) -> GradeResult:
+    started = time.perf_counter()
+    file = file or submission.filename
+    checks = exercise.checks
+    results: list[CheckResult] = []
+    notes = list(submission.notes)
+    if exercise.forbidden:
+        forbidden = forbidden_api_result(exercise, submission.source)
+        results.append(forbidden)
+        if not forbidden.passed:
+            results += [not_run(c, "Not run: the submission uses an API this exercise forbids.")
+                        for c in checks]
+            return _finish(exercise, file, results, notes, started)
+    sub = SandboxedSubmission(sandbox, exercise, submission)
+    try:
+        sub.ensure_open()
+    except LoadError as exc:
+        message = f"Your file could not be imported: {exc.message}"
+        if exc.traceback:
+            message += f"\n{exc.traceback}"
+        results += [not_run(c, message, Verdict.ERROR) for c in checks]
+        return _finish(exercise, file, results, notes, started)
+    except SandboxVerdict as exc:
+        results += [not_run(c, f"Your file could not be imported: {exc.message}", exc.verdict)
+                    for c in checks]
+        return _finish(exercise, file, results, notes, started)
+    try:
+        for check in checks:
+            try:
+                result = run_check(check, sub, exercise.examples_for(check))
+            except LoadError as exc:  # the child was re-opened after a crash and failed to load
+                result = not_run(check, f"Your file could not be imported: {exc.message}", Verdict.ERROR)
+            output = sub.take_output()
+            if output and not result.passed:
+                result.output = output
+            results.append(result)
+    finally:
+        sub.close()
+    return _finish(exercise, file, results, notes, started)
+
+
+def forbidden_api_result(exercise: Exercise, source: str) -> CheckResult:
+    findings = static.find_forbidden(source, exercise.forbidden)
+    points = float(exercise.check_settings.get(FORBIDDEN_CHECK, {}).get("points", 0.0))
+    if not findings:
+        return CheckResult(name=FORBIDDEN_CHECK, verdict=Verdict.PASSED, points=points,
+                           max_points=points, message="",
+                           description="Does not use the APIs this exercise forbids.")
+    first = findings[0]
+    apis = ", ".join(sorted({f.api for f in findings}))
+    return CheckResult(
+        name=FORBIDDEN_CHECK, verdict=Verdict.FAILED, points=0.0, max_points=points,
+        message=f"This exercise asks you to write this without {apis}, but line {first.line} uses it: "
+                f"`{first.text}`",
+        description="Does not use the APIs this exercise forbids.",
+        hint="The point of this exercise is to do by hand what that API does for you.")
+
+
+def not_run(check: Any, message: str, verdict: Verdict = Verdict.FAILED) -> CheckResult:
+    return CheckResult(name=check.name, verdict=verdict, points=0.0, max_points=check.points,
+                       message=message, description=check.description, visible=check.visible)
+
+
+def _finish(exercise: Exercise, file: str, results: list[CheckResult], notes: list[str],
+            started: float) -> GradeResult:
+    result = GradeResult.from_checks(file, exercise.slug, exercise.points, results, notes)
+    result.seconds = time.perf_counter() - started
+    return result

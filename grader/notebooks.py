@@ -1,0 +1,107 @@
+"""Notebooks: generating ``stub.ipynb`` from ``stub.py``, and reading submitted notebooks.
+
+``stub.py`` uses jupytext's "percent" cell markers (``# %%`` for code, ``# %% [markdown]``
+for text), so one file is the source of truth and the notebook is derived from it
+deterministically (fixed cell ids), which lets ``grader check`` tell when it is stale.
+
+nbformat is imported lazily: its schema validation costs ~1 s to import, which must stay
+out of the fork server and out of the ``.py`` hot path.
+"""
+
+from __future__ import annotations
+
+import re
+
+_CELL_MARKER = re.compile(r"^# %%(?P<rest>.*)$")
+_MAGIC_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*\s*=\s*)?[%!]")
+_HARMLESS_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
+
+
+class NotebookError(ValueError):
+    """The notebook cannot be read (not JSON, or not a valid nbformat v4 notebook)."""
+
+
+def split_percent_cells(source: str) -> list[tuple[str, str]]:
+    """``[(kind, text), ...]`` for a percent-format script; kind is "code" or "markdown"."""
+    cells: list[tuple[str, list[str]]] = []
+    kind, lines = "code", []
+    for line in source.splitlines():
+        match = _CELL_MARKER.match(line)
+        if match:
+            if any(l.strip() for l in lines):
+                cells.append((kind, lines))
+            kind = "markdown" if "[markdown]" in match.group("rest") else "code"
+            lines = []
+            continue
+        if kind == "markdown":
+            line = line[2:] if line.startswith("# ") else line.lstrip("#")
+        lines.append(line)
+    if any(l.strip() for l in lines):
+        cells.append((kind, lines))
+    return [(k, "\n".join(_trim_blank(ls))) for k, ls in cells]
+
+
+def _trim_blank(lines: list[str]) -> list[str]:
+    while lines and not lines[0].strip():
+        lines = lines[1:]
+    while lines and not lines[-1].strip():
+        lines = lines[:-1]
+    return lines
+
+
+def stub_to_notebook(source: str, title: str) -> str:
+    """The notebook text for a percent-format stub; the same input always gives the same bytes."""
+    import nbformat
+    from nbformat import v4
+
+    notebook = v4.new_notebook()
+    notebook.metadata = {
+        "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+        "language_info": {"name": "python"},
+        "torch_grader": {"generated_from": "stub.py", "title": title},
+    }
+    for index, (kind, text) in enumerate(split_percent_cells(source), start=1):
+        cell = v4.new_markdown_cell(text) if kind == "markdown" else v4.new_code_cell(text)
+        cell.id = f"cell-{index}"
+        notebook.cells.append(cell)
+    nbformat.validate(notebook)
+    return nbformat.writes(notebook) + "\n"
+
+
+def notebook_to_source(text: str) -> tuple[str, list[str]]:
+    """The code of a submitted notebook as one module, and notes on what was dropped."""
+    import nbformat
+
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+        nbformat.validate(notebook)
+    except Exception as exc:  # NotJSONError, ValidationError, KeyError on odd shapes ...
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NotebookError(f"this is not a valid Jupyter notebook ({first_line[:200]})") from None
+    parts, dropped_lines, dropped_cells = [], 0, 0
+    for number, cell in enumerate(notebook.cells, start=1):
+        if cell.cell_type != "code":
+            continue
+        lines = cell.source.splitlines()
+        if lines and lines[0].lstrip().startswith("%%"):
+            magic = lines[0].lstrip()[2:].split()[0] if lines[0].lstrip()[2:].split() else ""
+            if magic not in _HARMLESS_CELL_MAGICS:
+                dropped_cells += 1
+                continue
+            lines = lines[1:]
+            dropped_lines += 1
+        kept = []
+        for line in lines:
+            if _MAGIC_LINE.match(line):
+                dropped_lines += 1
+                indent = line[:len(line) - len(line.lstrip())]
+                kept.append(f"{indent}pass  # IPython magic or shell line removed by the grader")
+            else:
+                kept.append(line)
+        parts.append(f"# In[{number}]:\n" + "\n".join(kept))
+    notes = []
+    if dropped_lines:
+        notes.append(f"{dropped_lines} IPython magic or shell (!) line(s) were ignored.")
+    if dropped_cells:
+        notes.append(f"{dropped_cells} cell(s) starting with a cell magic (%%) were ignored.")
+    return "\n\n".join(parts) + "\n", notes

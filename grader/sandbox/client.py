@@ -1,0 +1,311 @@
+"""The trusted side of the sandbox: a warm zygote and per-submission sessions.
+
+``Sandbox`` owns one zygote process. ``Sandbox.open(load)`` forks a confined child, sends it
+the exercise driver and the student's source, and returns a ``Session`` whose ``call()``
+sends one plain-data request and validates the reply. Every way a child can misbehave maps
+to an exception the grading code turns into a verdict:
+
+- ``StudentError`` (an ``Exception``): the student's code raised; hypothesis may shrink it.
+- ``ContractViolation``: the student returned the wrong kind of thing.
+- ``SandboxVerdict`` (a ``BaseException``, so hypothesis does not try to shrink it): timeout,
+  memory, crash or invalid reply. The session is dead afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grader import wire
+from grader.results import Verdict
+from grader.sandbox import layers
+from grader.sandbox.channel import Channel, ChannelClosed, ChannelTimeout
+
+OUTPUT_CAP = 16 << 10
+_ZYGOTE_START_SECONDS = 60.0
+
+
+class SandboxUnavailable(RuntimeError):
+    """A required sandbox layer is missing, or the zygote cannot start."""
+
+
+class StudentError(Exception):
+    def __init__(self, type_name: str, message: str, traceback: str = ""):
+        super().__init__(f"{type_name}: {message}")
+        self.type_name, self.message, self.traceback = type_name, message, traceback
+
+
+class ContractViolation(Exception):
+    pass
+
+
+class LoadError(Exception):
+    """The submission could not be imported (syntax error, missing name, exception at import)."""
+
+    def __init__(self, reason: str, message: str, traceback: str = ""):
+        super().__init__(message)
+        self.reason, self.message, self.traceback = reason, message, traceback
+
+
+class SandboxVerdict(BaseException):
+    def __init__(self, verdict: Verdict, message: str):
+        super().__init__(message)
+        self.verdict, self.message = verdict, message
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    limits: layers.Limits = field(default_factory=layers.Limits)
+    layers: frozenset[str] = frozenset(layers.LAYER_NAMES)
+    unsafe: bool = False  # grade even if a layer is missing (development only, loudly logged)
+    readable_paths: tuple[str, ...] = ()  # extra read-only grants on top of the defaults
+    forbidden_paths: tuple[str, ...] = ()  # must NOT be readable (solutions/, the database ...)
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    driver_source: str
+    source: str
+    filename: str
+    entry_points: dict[str, list[str]]
+
+
+class Sandbox:
+    def __init__(self, settings: SandboxSettings | None = None):
+        self.settings = settings or SandboxSettings()
+        self._proc: subprocess.Popen | None = None
+        self._control: socket.socket | None = None
+        self._readable: tuple[str, ...] = ()
+        self.layers_in_force: frozenset[str] = frozenset()
+        self.warmup_seconds = 0.0
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> "Sandbox":
+        if self._proc is not None and self._proc.poll() is None:
+            return self
+        self._readable = self._readable_paths()
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1",
+               "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
+               "MPLBACKEND": "Agg", "PYTHONPATH": package_root, "HOME": "/nonexistent"}
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "grader.sandbox.zygote", str(child.fileno())],
+            pass_fds=[child.fileno()], env=env, cwd="/", stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        child.close()
+        self._control = parent
+        hello = self._request(None, timeout=_ZYGOTE_START_SECONDS, startup=True)
+        self.warmup_seconds = hello.get("warmup_seconds", 0.0)
+        self._enforce_layers()
+        return self
+
+    def close(self) -> None:
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            if self._proc.stderr:
+                self._proc.stderr.close()
+            self._proc = None
+
+    def __enter__(self) -> "Sandbox":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def probe(self) -> list[layers.LayerStatus]:
+        reply = self._request({"op": "probe"})
+        return [layers.LayerStatus(**s) for s in reply["layers"]]
+
+    def _enforce_layers(self) -> None:
+        wanted = self.settings.layers
+        missing = {s.name: s.detail for s in self.probe() if s.name in wanted and not s.available}
+        if missing and not self.settings.unsafe:
+            self.close()
+            detail = "; ".join(f"{k}: {v}" for k, v in sorted(missing.items()))
+            raise SandboxUnavailable(f"required sandbox layers are unavailable ({detail}); "
+                                     "refusing to run student code. Use --unsafe-sandbox only "
+                                     "for development on a kernel without them.")
+        if missing:
+            print(f"WARNING: UNSAFE SANDBOX: running student code without {sorted(missing)}",
+                  file=sys.stderr)
+        self.layers_in_force = frozenset(wanted) - frozenset(missing)
+
+    def _readable_paths(self) -> tuple[str, ...]:
+        paths = tuple(dict.fromkeys(layers.default_readable_paths() + self.settings.readable_paths))
+        for secret in self.settings.forbidden_paths:
+            secret = os.path.realpath(secret)
+            for granted in paths:
+                if secret == granted or secret.startswith(granted.rstrip("/") + "/"):
+                    raise SandboxUnavailable(
+                        f"{secret} would be readable from the sandbox because {granted} is "
+                        "granted; move the bank out of the Python installation")
+        return paths
+
+    # ------------------------------------------------------------------ control requests
+    def _request(self, request: dict | None, fds: list[int] = (), timeout: float = 30.0,
+                 startup: bool = False) -> dict:
+        assert self._control is not None
+        if request is not None:
+            socket.send_fds(self._control, [json.dumps(request).encode()], list(fds))
+        self._control.settimeout(timeout)
+        try:
+            data, got_fds, _, _ = socket.recv_fds(self._control, 1 << 20, 2)
+        except (socket.timeout, OSError) as exc:
+            raise SandboxUnavailable(f"the fork server did not answer: {exc}") from None
+        if not data:
+            err = self._proc.stderr.read().decode(errors="replace")[-2000:] if startup and self._proc else ""
+            raise SandboxUnavailable(f"the fork server exited. {err}".strip())
+        reply = json.loads(data)
+        reply["_fds"] = got_fds
+        if not reply.get("ok"):
+            for fd in got_fds:
+                os.close(fd)
+            raise SandboxUnavailable(f"fork server error: {reply.get('error')}")
+        return reply
+
+    # ------------------------------------------------------------------ sessions
+    def open(self, load: LoadRequest, wall_seconds: float) -> "Session":
+        """Fork a confined child and import the submission in it."""
+        if self._proc is None or self._proc.poll() is not None:
+            self.close()
+            self.start()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            reply = self._request({"op": "spawn", "limits": asdict(self.settings.limits),
+                                   "layers": sorted(self.layers_in_force),
+                                   "readable_paths": list(self._readable)}, [theirs.fileno()])
+        except SandboxUnavailable:
+            ours.close()
+            self.close()  # a wedged or dead zygote is replaced on the next open()
+            raise
+        finally:
+            theirs.close()
+        session = Session(self, ours, reply["pid"], reply["_fds"][0], reply["output"])
+        session.load(load, time.monotonic() + wall_seconds)
+        return session
+
+    def reap(self, pid: int) -> dict:
+        try:
+            return self._request({"op": "reap", "pid": pid})
+        except SandboxUnavailable:
+            self.close()
+            return {"exit_code": None, "signal": None, "killed": True, "oom": False}
+
+
+class Session:
+    """One confined child holding one imported submission."""
+
+    def __init__(self, sandbox: Sandbox, sock: socket.socket, pid: int, pidfd: int, output: str):
+        self.sandbox, self.pid, self.pidfd, self.output_path = sandbox, pid, pidfd, output
+        self.channel = Channel(sock, watch_fd=pidfd)
+        self._next_id = 0
+        self._output_offset = 0
+        self.alive = True
+        self.exit: dict | None = None
+
+    def load(self, load: LoadRequest, deadline: float) -> dict:
+        kind, body = self._exchange("load", asdict(load), deadline)
+        if kind == "load-error":
+            self.close()
+            raise LoadError(str(body.get("reason")), str(body.get("message")),
+                            str(body.get("traceback", "")))
+        if kind != "ready":
+            self._die(Verdict.INVALID_REPLY, f"unexpected {kind!r} reply while loading")
+        return body
+
+    def call(self, fn: str, args: dict[str, Any], deadline: float, seed: int = 0) -> Any:
+        if not self.alive:
+            raise SandboxVerdict(Verdict.CRASHED, "the submission's process is no longer running")
+        kind, body = self._exchange("call", {"fn": fn, "args": args, "seed": seed}, deadline)
+        if kind == "result":
+            return body
+        if kind == "error" and isinstance(body, dict):
+            raise StudentError(str(body.get("type")), str(body.get("message")),
+                               str(body.get("traceback", "")))
+        if kind == "contract" and isinstance(body, dict):
+            raise ContractViolation(str(body.get("message")))
+        if kind == "memory":
+            self._die(Verdict.MEMORY, "the submission ran out of memory")
+        self._die(Verdict.INVALID_REPLY, f"unexpected reply kind {kind!r}")
+
+    def _exchange(self, kind: str, body: Any, deadline: float) -> tuple[str, Any]:
+        self._next_id += 1
+        try:
+            self.channel.send(kind, self._next_id, body)
+            header, buffers = self.channel.receive(deadline)
+        except ChannelTimeout:
+            self._die(Verdict.TIMEOUT, "the submission did not finish within the time limit")
+        except (ChannelClosed, BrokenPipeError, ConnectionResetError):
+            self._die(*self._death_verdict())
+        except wire.WireError as exc:
+            self._die(Verdict.INVALID_REPLY, f"invalid reply from submission: {exc}")
+        if header["id"] != self._next_id:
+            self._die(Verdict.INVALID_REPLY, "invalid reply from submission: it answered out of turn")
+        if header["kind"] == "setup-error":
+            self._die(Verdict.CRASHED, f"the sandbox could not be set up: {header['body']}")
+        try:
+            return header["kind"], wire.decode_body(header, buffers)
+        except wire.WireError as exc:
+            self._die(Verdict.INVALID_REPLY, f"invalid reply from submission: {exc}")
+        raise AssertionError("unreachable")
+
+    def _death_verdict(self) -> tuple[Verdict, str]:
+        select.select([self.pidfd], [], [], 0.5)  # let an exiting child finish exiting
+        info = self.close()
+        sig = info.get("signal")
+        if info.get("oom"):
+            return Verdict.MEMORY, "the submission was stopped for using too much memory"
+        if sig == signal.SIGXCPU:
+            return Verdict.TIMEOUT, "the submission used more CPU time than allowed"
+        if sig == signal.SIGXFSZ:
+            return Verdict.CRASHED, "the submission wrote more output than allowed"
+        if sig is not None:
+            return Verdict.CRASHED, f"the submission's process was killed by signal {signal.Signals(sig).name}"
+        return Verdict.CRASHED, (f"the submission's process exited (status {info.get('exit_code')}) "
+                                 "before answering; did it call os._exit() or sys.exit()?")
+
+    def _die(self, verdict: Verdict, message: str):
+        self.close()
+        raise SandboxVerdict(verdict, message)
+
+    def read_output(self) -> str:
+        """What the submission printed since the last call (capped)."""
+        try:
+            with open(self.output_path, "rb") as f:
+                f.seek(self._output_offset)
+                data = f.read(OUTPUT_CAP + 1)
+                self._output_offset = f.seek(0, os.SEEK_END)
+        except OSError:
+            return ""
+        text = data[:OUTPUT_CAP].decode("utf-8", errors="replace")
+        return text + ("\n[output truncated]" if len(data) > OUTPUT_CAP else "")
+
+    def close(self) -> dict:
+        if self.exit is not None:
+            return self.exit
+        self.alive = False
+        try:
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
+        except (ProcessLookupError, OSError):
+            pass
+        self.channel.close()
+        self.exit = self.sandbox.reap(self.pid)
+        os.close(self.pidfd)
+        return self.exit

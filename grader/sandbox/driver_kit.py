@@ -1,0 +1,86 @@
+"""Helpers for exercise drivers: the trusted code that runs *inside* the sandbox.
+
+A driver (``exercises/<slug>/driver.py``) builds the objects a student function needs from
+plain data (tensors, model and optimizer specs), calls the student's function, and reports
+what came back as plain data. It lives in the same process as the student's code, so the
+student can tamper with it: nothing it reports is believed without checking, and the
+trusted side computes every reference itself.
+
+These helpers are imported by the zygote before any fork, so they are in memory when the
+filesystem is closed off.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from grader import specs
+from grader.wire import WireTensor
+
+_Tensor = torch.Tensor
+_TensorBase = torch._C.TensorBase
+_is_leaf = _TensorBase.is_leaf.__get__
+_requires_grad = _TensorBase.requires_grad.__get__
+_grad = _TensorBase.grad.__get__
+_grad_fn = _TensorBase.grad_fn.__get__
+_detach = _TensorBase.detach
+_clone = _TensorBase.clone
+_untyped_storage = _TensorBase.untyped_storage
+
+
+class ContractViolation(Exception):
+    """The student's code broke the exercise contract (wrong return type, arity, shape ...)."""
+
+
+def tensor_report(value: Any, what: str, storage: bool = False) -> WireTensor:
+    """Report a tensor the student returned or touched, with its autograd metadata."""
+    if not isinstance(value, _Tensor):
+        raise ContractViolation(f"{what} must be a torch.Tensor, not {type(value).__name__}")
+    leaf = bool(_is_leaf(value))
+    grad = _grad(value) if leaf else None
+    fn = _grad_fn(value)
+    return WireTensor(
+        value=_clone(_detach(value)),
+        requires_grad=bool(_requires_grad(value)),
+        is_leaf=leaf,
+        grad=tensor_report(grad, f"{what}.grad") if isinstance(grad, _Tensor) else None,
+        grad_fn=type(fn).__name__ if fn is not None else None,
+        storage=_untyped_storage(value).data_ptr() if storage else None,
+    )
+
+
+def snapshot(value: torch.Tensor) -> torch.Tensor:
+    """A detached copy taken by the driver, e.g. of an input before the student sees it."""
+    return _clone(_detach(value))
+
+
+def as_float(value: Any, what: str) -> float:
+    """Accept a Python number, a numpy scalar or a one-element tensor; anything else violates."""
+    if isinstance(value, bool):
+        raise ContractViolation(f"{what} must be a number, not bool")
+    if isinstance(value, _Tensor):
+        if value.numel() != 1:
+            raise ContractViolation(f"{what} must be a single number, got a tensor of shape "
+                                    f"{tuple(value.shape)}")
+        return float(_detach(value).reshape(()).item())
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ContractViolation(f"{what} must be a number, not {type(value).__name__}") from None
+    return number
+
+
+def type_name(value: Any) -> str:
+    cls = type(value)
+    return cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__name__}"
+
+
+def model_report(model: torch.nn.Module, what: str = "model") -> list[WireTensor]:
+    """Every parameter of the model (in ``parameters()`` order) with its gradient."""
+    return [tensor_report(p, f"{what} parameter {i}") for i, p in enumerate(model.parameters())]
+
+
+build_model = specs.model_from_spec
+build_optimizer = specs.build_optimizer

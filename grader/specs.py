@@ -1,0 +1,75 @@
+"""Models and optimizers described as plain data.
+
+The trusted side draws a spec (layer sizes, optimizer settings, initial parameter values)
+and sends it across the trust boundary; the exercise driver builds the model inside the
+sandbox with :func:`build_model`, and the trusted side builds the very same model for its
+reference computation. Initial values are sent explicitly, never re-drawn from a seed, so
+both sides start from identical parameters whatever the student does to the RNG.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+import torch
+from torch import nn
+
+ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "sigmoid": nn.Sigmoid}
+OPTIMIZERS = ("sgd", "adam")
+
+
+def build_model(layers: list[list[Any]]) -> nn.Sequential:
+    """``[["linear", 3, 4], ["tanh"], ["linear", 4, 1]]`` -> an ``nn.Sequential``."""
+    modules: list[nn.Module] = []
+    for layer in layers:
+        kind = layer[0]
+        if kind == "linear":
+            modules.append(nn.Linear(int(layer[1]), int(layer[2])))
+        elif kind in ACTIVATIONS:
+            modules.append(ACTIVATIONS[kind]())
+        else:
+            raise ValueError(f"unknown layer kind {kind!r}")
+    return nn.Sequential(*modules)
+
+
+def load_parameters(model: nn.Module, values: Iterable[torch.Tensor]) -> None:
+    """Copy ``values`` into the model's parameters, in ``parameters()`` order."""
+    params = list(model.parameters())
+    values = list(values)
+    if len(params) != len(values):
+        raise ValueError(f"expected {len(params)} parameter tensors, got {len(values)}")
+    with torch.no_grad():
+        for p, v in zip(params, values):
+            p.copy_(v.reshape(p.shape))
+
+
+def set_gradients(model: nn.Module, grads: Iterable[torch.Tensor | None]) -> None:
+    for p, g in zip(model.parameters(), grads):
+        p.grad = None if g is None else g.detach().clone().reshape(p.shape)
+
+
+def build_optimizer(spec: dict[str, Any], params: Iterable[torch.Tensor]) -> torch.optim.Optimizer:
+    """``{"name": "sgd", "lr": 0.1, "momentum": 0.9}`` or ``{"name": "adam", "lr": 0.01}``."""
+    name = spec["name"]
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=spec["lr"], momentum=spec.get("momentum", 0.0))
+    if name == "adam":
+        return torch.optim.Adam(params, lr=spec["lr"], betas=tuple(spec.get("betas", (0.9, 0.999))))
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+def model_from_spec(spec: dict[str, Any]) -> nn.Sequential:
+    """A model with ``spec["layers"]`` and ``spec["params"]`` loaded (and ``spec["grads"]`` if any)."""
+    model = build_model(spec["layers"])
+    load_parameters(model, spec["params"])
+    if spec.get("grads") is not None:
+        set_gradients(model, spec["grads"])
+    return model
+
+
+def parameter_shapes(layers: list[list[Any]]) -> list[tuple[int, ...]]:
+    shapes: list[tuple[int, ...]] = []
+    for layer in layers:
+        if layer[0] == "linear":
+            shapes += [(int(layer[2]), int(layer[1])), (int(layer[2]),)]
+    return shapes
