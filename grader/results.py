@@ -108,6 +108,18 @@ class GradeResult:
             data["error"] = self.error
         return data
 
+    def student_dict(self) -> dict[str, Any]:
+        data = self.to_dict()
+        data["checks"] = [c.student_view() for c in self.checks]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "GradeResult":
+        checks = [CheckResult(**{**c, "verdict": Verdict(c["verdict"])}) for c in data.get("checks", [])]
+        return cls(file=data["file"], exercise=data["exercise"], score=data["score"],
+                   max_score=data["max_score"], checks=checks, notes=list(data.get("notes", [])),
+                   error=data.get("error"), seconds=data.get("seconds", 0.0))
+
     def fingerprint(self) -> tuple:
         """Everything that must be identical when the same submission is graded twice."""
         return (self.score, self.error, tuple(

@@ -45,7 +45,7 @@ def load_parameters(model: nn.Module, values: Iterable[torch.Tensor]) -> None:
 
 def set_gradients(model: nn.Module, grads: Iterable[torch.Tensor | None]) -> None:
     for p, g in zip(model.parameters(), grads):
-        p.grad = None if g is None else g.detach().clone().reshape(p.shape)
+        p.grad = None if g is None else g.detach().reshape(p.shape).clone()
 
 
 def build_optimizer(spec: dict[str, Any], params: Iterable[torch.Tensor]) -> torch.optim.Optimizer:

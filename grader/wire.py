@@ -257,7 +257,9 @@ def _tensor_from_bytes(raw: bytes, dtype: torch.dtype, shape: list[int]) -> torc
     if not raw:
         return torch.empty(shape, dtype=dtype)
     storage_dtype = torch.int16 if dtype is torch.bfloat16 else dtype
-    values = torch.frombuffer(bytearray(raw), dtype=storage_dtype).reshape(shape)
+    # clone(): a tensor that owns its memory, not a view of the flat buffer, so that in-place
+    # autograd operations (``detach_()``, ``zero_grad(set_to_none=False)``) work on it.
+    values = torch.frombuffer(bytearray(raw), dtype=storage_dtype).reshape(shape).clone()
     return values.view(torch.bfloat16) if dtype is torch.bfloat16 else values
 
 

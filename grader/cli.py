@@ -1,0 +1,233 @@
+"""The ``grader`` command line: thin commands over the services in this package."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from grader.bank import Bank, BankError
+from grader.sandbox.client import Sandbox, SandboxSettings, SandboxUnavailable
+
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+EXIT_SANDBOX = 3
+
+
+class Context:
+    def __init__(self, bank_path: str | None, unsafe: bool):
+        self.bank_path, self.unsafe = bank_path, unsafe
+
+    def bank(self) -> Bank:
+        try:
+            return Bank.locate({"GRADER_BANK": self.bank_path} if self.bank_path else None)
+        except BankError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    def settings(self, bank: Bank) -> SandboxSettings:
+        """The sandbox must never be able to read the bank's solutions or checks."""
+        return SandboxSettings(unsafe=self.unsafe,
+                               forbidden_paths=(str(bank.solutions_dir), str(bank.exercises_dir)))
+
+    def sandbox(self, bank: Bank) -> Sandbox:
+        settings = self.settings(bank)
+        if self.unsafe:
+            click.secho("WARNING: --unsafe-sandbox: student code may run without some "
+                        "sandbox layers. Never use this for real submissions.", fg="red",
+                        err=True, bold=True)
+        try:
+            return Sandbox(settings).start()
+        except SandboxUnavailable as exc:
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(EXIT_SANDBOX)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--bank", "bank_path", envvar="GRADER_BANK", metavar="DIR",
+              help="Folder holding exercises/ and solutions/ (default: the current directory).")
+@click.option("--unsafe-sandbox", is_flag=True,
+              help="Grade even if a sandbox layer is unavailable. For development on odd kernels only.")
+@click.pass_context
+def main(ctx: click.Context, bank_path: str | None, unsafe_sandbox: bool) -> None:
+    """Grade PyTorch autograd exercises with property checks against sandboxed student code.
+
+    \b
+    Typical use:
+      grader doctor                                  # is the sandbox complete on this machine?
+      grader check                                   # validate the whole exercise bank
+      grader grade fix.py --exercise none-grad-after-rebinding
+    """
+    ctx.obj = Context(bank_path, unsafe_sandbox)
+
+
+@main.command()
+@click.pass_obj
+def exercises(obj: Context) -> None:
+    """List the exercises in the bank."""
+    bank = obj.bank()
+    for exercise in bank.exercises():
+        click.echo(f"{exercise.slug:<32} {exercise.points:>4g} pts  {exercise.title}")
+        click.echo(f"{'':<32}           {exercise.summary}")
+
+
+@main.command()
+@click.argument("slugs", nargs=-1, metavar="[SLUG]...")
+@click.pass_obj
+def check(obj: Context, slugs: tuple[str, ...]) -> None:
+    """Validate the bank (or the named exercises).
+
+    Every reference solution must score full marks, every stub must score less and fail the
+    check its bug targets, grading twice must give identical results, the metadata must be
+    complete and stub.ipynb in sync with stub.py. Exits 1 with a list of problems otherwise.
+    """
+    from grader.validate import check_bank
+
+    bank = obj.bank()
+    try:
+        chosen = bank.exercises(list(slugs) or None)
+    except BankError as exc:
+        raise click.ClickException(str(exc)) from None
+    started = time.perf_counter()
+    click.echo(f"Checking {len(chosen)} exercise(s) in {bank.root} ...", err=True)
+    with obj.sandbox(bank) as sandbox:
+        def progress(index: int, total: int, report) -> None:
+            state = click.style("ok", fg="green") if report.ok else click.style("PROBLEMS", fg="red")
+            scores = ""
+            if report.solution_score is not None:
+                scores = (f"solution {report.solution_score:g}/{report.max_score:g}, "
+                          f"stub {report.stub_score:g}/{report.max_score:g}, ")
+            click.echo(f"[{index}/{total}] {report.slug:<32} {state}  ({scores}{report.seconds:.1f} s)",
+                       err=True)
+
+        reports = check_bank(chosen, sandbox, progress)
+    bad = [r for r in reports if not r.ok]
+    elapsed = time.perf_counter() - started
+    if bad:
+        click.echo(f"\n{len(bad)} of {len(reports)} exercise(s) have problems:")
+        for report in bad:
+            for problem in report.problems:
+                click.echo(f"  {report.slug}: {problem}")
+        click.echo(f"({elapsed:.1f} s)")
+        sys.exit(EXIT_PROBLEMS)
+    click.echo(f"All {len(reports)} exercise(s) are valid ({elapsed:.1f} s).")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--exercise", "-e", "slug", required=True, help="The exercise to grade against.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per file (JSON Lines).")
+@click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="Grade this many files in parallel (one warm fork server per job).")
+@click.option("--student-view", is_flag=True, help="Hide the details of hidden checks.")
+@click.pass_obj
+def grade(obj: Context, paths: tuple[Path, ...], slug: str, as_json: bool, jobs: int, student_view: bool) -> None:
+    """Grade PATH... (.py or .ipynb) against an exercise."""
+    from grader.batch import grade_files
+    from grader.report import format_grade
+
+    bank = obj.bank()
+    try:
+        exercise = bank.exercise(slug)
+    except BankError as exc:
+        raise click.ClickException(str(exc)) from None
+    show_progress = len(paths) > 1
+    done = [0]
+
+    def emit(result) -> None:
+        done[0] += 1
+        if as_json:
+            click.echo(json.dumps(result.student_dict() if student_view else result.to_dict(),
+                                  separators=(",", ":")))
+        else:
+            click.echo(format_grade(result, show_hidden=not student_view) + "\n")
+        if show_progress:
+            click.echo(f"[{done[0]}/{len(paths)}] graded {result.file}: "
+                       f"{result.score:g}/{result.max_score:g}", err=True)
+
+    try:
+        grade_files(exercise, list(paths), obj.settings(bank), jobs=jobs, on_result=emit)
+    except SandboxUnavailable as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(EXIT_SANDBOX)
+
+
+@main.command()
+@click.argument("slugs", nargs=-1, metavar="[SLUG]...")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("release"), show_default=True,
+              help="Where to write one folder per exercise (README.md, stub.py, stub.ipynb).")
+@click.option("--update-bank", is_flag=True,
+              help="Also regenerate exercises/<slug>/stub.ipynb from stub.py.")
+@click.pass_obj
+def release(obj: Context, slugs: tuple[str, ...], out: Path, update_bank: bool) -> None:
+    """Write the student bundles: statement, stub.py and its notebook (never solutions)."""
+    from grader.release import update_bank_notebook, write_bundle
+
+    bank = obj.bank()
+    try:
+        chosen = bank.exercises(list(slugs) or None)
+    except BankError as exc:
+        raise click.ClickException(str(exc)) from None
+    for exercise in chosen:
+        if update_bank and update_bank_notebook(exercise):
+            click.echo(f"updated {exercise.notebook_path}", err=True)
+        target = write_bundle(exercise, out)
+        click.echo(f"{exercise.slug}: {target}")
+
+
+@main.command()
+@click.pass_obj
+def doctor(obj: Context) -> None:
+    """Show which sandbox layers this machine offers; exits 1 if one is missing."""
+    import hypothesis
+    import torch
+
+    click.echo(f"python {sys.version.split()[0]}, torch {torch.__version__}, "
+               f"hypothesis {hypothesis.__version__}")
+    sandbox = Sandbox(SandboxSettings(unsafe=True))
+    try:
+        with sandbox:
+            statuses = sandbox.probe()
+            click.echo(f"fork server: ready in {sandbox.warmup_seconds:.2f} s "
+                       "(import torch, warm up autograd, torch.optim, matplotlib)")
+    except SandboxUnavailable as exc:
+        click.secho(f"fork server: cannot start: {exc}", fg="red")
+        sys.exit(EXIT_SANDBOX)
+    click.echo("sandbox layers (applied in this order in every child):")
+    for status in statuses:
+        mark = click.style("active ", fg="green") if status.available else click.style("MISSING", fg="red")
+        click.echo(f"  {mark}  {status.name:<12} {status.detail}")
+    try:
+        bank = Bank.locate({"GRADER_BANK": obj.bank_path} if obj.bank_path else None)
+        click.echo(f"bank: {bank.root} ({len(bank.slugs())} exercises)")
+    except BankError as exc:
+        click.echo(f"bank: {exc}")
+    missing = [s.name for s in statuses if not s.available]
+    if missing:
+        click.secho(f"missing layers: {', '.join(missing)}; the grader will refuse to run "
+                    "student code (unless --unsafe-sandbox).", fg="red")
+        sys.exit(EXIT_PROBLEMS)
+
+
+@main.command()
+@click.option("--exercise", "-e", "slugs", multiple=True, help="Exercise(s) to benchmark (default: all).")
+@click.option("--submissions", "-n", default=20, show_default=True, type=click.IntRange(2, 1000),
+              help="Submissions graded per exercise.")
+@click.option("--jobs", "-j", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Parallel workers for the throughput figure.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.pass_obj
+def bench(obj: Context, slugs: tuple[str, ...], submissions: int, jobs: int, as_json: bool) -> None:
+    """Measure latency and throughput against the in-process lower bound, in one run."""
+    from grader.bench import format_table, run_bench
+
+    bank = obj.bank()
+    figures = run_bench(bank, list(slugs) or bank.slugs(), submissions, jobs, unsafe=obj.unsafe,
+                        log=lambda m: click.echo(m, err=True))
+    click.echo(json.dumps(figures, indent=2) if as_json else format_table(figures))
+
+
+if __name__ == "__main__":
+    main()

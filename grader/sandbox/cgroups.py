@@ -1,0 +1,226 @@
+"""Per-submission memory + pids cgroups (cgroup v1).
+
+Why: rlimits are per process, so a submission that forks can multiply its
+memory and, because RLIMIT_NPROC is not enforced for uid 0, fork without
+bound.  A cgroup accounts for the whole process tree: ``pids.max`` stops fork
+bombs, ``memory.limit_in_bytes`` caps the tree's resident memory, and the
+parent can find and SIGKILL every descendant (even orphans reparented to
+init) by reading ``cgroup.procs``.
+
+Life cycle: the (root) parent calls :meth:`ChildCgroup.create` before fork;
+the child calls :meth:`ChildCgroup.join` before any untrusted code runs; after
+the child is reaped the parent asks :meth:`ChildCgroup.oom_killed` and then
+:meth:`ChildCgroup.remove`.  Child cgroups are created beneath the process's
+OWN cgroup of each hierarchy (from ``/proc/self/cgroup``), never at the root.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import time
+
+CONTROLLERS = ("memory", "pids")
+_DEFAULT_MOUNT = "/sys/fs/cgroup"
+
+
+def _v1_mounts() -> dict[str, tuple[str, str]]:
+    """controller -> (mount point, mount root) for every cgroup v1 mount."""
+    found: dict[str, tuple[str, str]] = {}
+    try:
+        with open("/proc/self/mountinfo") as fh:
+            lines = fh.read().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        left, _, right = line.partition(" - ")
+        fields, rfields = left.split(), right.split()
+        if len(fields) < 5 or len(rfields) < 3 or rfields[0] != "cgroup":
+            continue
+        for opt in rfields[2].split(","):
+            if opt in CONTROLLERS:
+                found.setdefault(opt, (fields[4], fields[3]))
+    return found
+
+
+def _own_paths() -> dict[str, str]:
+    """controller -> this process's cgroup path (v1 lines of /proc/self/cgroup)."""
+    own: dict[str, str] = {}
+    with open("/proc/self/cgroup") as fh:
+        for line in fh.read().splitlines():
+            parts = line.split(":", 2)
+            if len(parts) != 3:
+                continue
+            for ctrl in parts[1].split(","):
+                if ctrl in CONTROLLERS:
+                    own[ctrl] = parts[2]
+    return own
+
+
+def _base_dirs() -> dict[str, str]:
+    """controller -> directory of this process's own cgroup; raises OSError."""
+    mounts, own = _v1_mounts(), _own_paths()
+    bases: dict[str, str] = {}
+    for ctrl in CONTROLLERS:
+        if ctrl not in own:
+            raise OSError(errno.ENOENT, f"no cgroup v1 '{ctrl}' hierarchy in /proc/self/cgroup")
+        mount, root = mounts.get(ctrl, (os.path.join(_DEFAULT_MOUNT, ctrl), "/"))
+        rel = own[ctrl]
+        if root != "/" and (rel == root or rel.startswith(root.rstrip("/") + "/")):
+            rel = rel[len(root.rstrip("/")):]
+        base = os.path.join(mount, rel.lstrip("/"))
+        if not os.path.isfile(os.path.join(base, "cgroup.procs")):
+            raise OSError(errno.ENOENT, f"cgroup v1 '{ctrl}' not mounted at {base}")
+        bases[ctrl] = base
+    return bases
+
+
+def _write(path: str, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def _read_pids(path: str) -> list[int]:
+    try:
+        with open(path) as fh:
+            return [int(x) for x in fh.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+class ChildCgroup:
+    """A memory+pids cgroup (v1) for one child. Created by the (root) parent
+    before fork; the child joins itself; the parent kills and removes it after
+    the child is reaped."""
+
+    def __init__(self, name: str, dirs: dict[str, str]) -> None:
+        self.name = name
+        self.dirs = dict(dirs)  # controller -> absolute cgroup directory
+
+    def __repr__(self) -> str:
+        return f"ChildCgroup({self.name!r}, {self.dirs!r})"
+
+    @classmethod
+    def create(cls, name: str, memory_bytes: int, max_pids: int) -> "ChildCgroup":
+        """mkdir both cgroups and set their limits; raises OSError if not possible."""
+        if not name or "/" in name or name in (".", ".."):
+            raise ValueError(f"bad cgroup name {name!r}")
+        bases = _base_dirs()
+        made: dict[str, str] = {}
+        try:
+            for ctrl in CONTROLLERS:
+                path = os.path.join(bases[ctrl], name)
+                os.mkdir(path, 0o755)
+                made[ctrl] = path
+            mem = made["memory"]
+            _write(os.path.join(mem, "memory.limit_in_bytes"), str(int(memory_bytes)))
+            memsw = os.path.join(mem, "memory.memsw.limit_in_bytes")
+            if os.path.exists(memsw):  # no swapping around the limit (must follow limit_in_bytes)
+                try:
+                    _write(memsw, str(int(memory_bytes)))
+                except OSError:
+                    pass
+            _write(os.path.join(made["pids"], "pids.max"), str(int(max_pids)))
+        except BaseException:
+            cls(name, made).remove()
+            raise
+        return cls(name, made)
+
+    def join(self) -> None:
+        """Move the calling process into both cgroups (called in the child)."""
+        for ctrl in CONTROLLERS:
+            _write(os.path.join(self.dirs[ctrl], "cgroup.procs"), "0")
+
+    def pids(self) -> set[int]:
+        found: set[int] = set()
+        for path in self.dirs.values():
+            found.update(_read_pids(os.path.join(path, "cgroup.procs")))
+        return found
+
+    def kill_all(self, timeout: float = 0.5) -> None:
+        """SIGKILL every member, repeating until both cgroups are empty or the
+        timeout passes (a fork bomb may add members while we kill)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            members = self.pids()
+            if not members:
+                return
+            for pid in members:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.002)
+
+    def _read(self, ctrl: str, fname: str) -> str:
+        path = self.dirs.get(ctrl)
+        if not path:
+            return ""
+        try:
+            with open(os.path.join(path, fname)) as fh:
+                return fh.read()
+        except OSError:
+            return ""
+
+    def oom_killed(self) -> bool:
+        """True when the memory cgroup OOM-killed a member (``oom_kill`` in
+        memory.oom_control) or, on kernels without that counter, when the
+        limit was ever hit (memory.failcnt > 0)."""
+        oom = self._read("memory", "memory.oom_control")
+        for line in oom.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "oom_kill":
+                return int(value or 0) > 0
+            if key == "under_oom" and int(value or 0) > 0:
+                return True
+        failcnt = self._read("memory", "memory.failcnt").strip()
+        return failcnt.isdigit() and int(failcnt) > 0
+
+    def memory_peak(self) -> int:
+        value = self._read("memory", "memory.max_usage_in_bytes").strip()
+        return int(value) if value.isdigit() else 0
+
+    def remove(self) -> None:
+        """kill_all, then rmdir both cgroups; never raises."""
+        try:
+            self.kill_all()
+        except Exception:
+            pass
+        for ctrl, path in list(self.dirs.items()):
+            deadline = time.monotonic() + 1.0
+            while True:
+                try:
+                    os.rmdir(path)
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError as exc:
+                    if exc.errno != errno.EBUSY or time.monotonic() > deadline:
+                        break
+                    for pid in _read_pids(os.path.join(path, "cgroup.procs")):
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except OSError:
+                            pass
+                    time.sleep(0.005)
+                except Exception:
+                    break
+
+
+def cgroups_available() -> tuple[bool, str]:
+    """Whether this process can create memory+pids child cgroups (v1)."""
+    try:
+        bases = _base_dirs()
+    except OSError as exc:
+        return False, f"cgroup v1 memory/pids not usable: {exc.strerror or exc}"
+    for ctrl, base in bases.items():
+        if not os.access(base, os.W_OK):
+            return False, f"cgroup v1 {ctrl} directory {base} is not writable"
+    own = _own_paths()
+    return True, f"cgroup v1 memory+pids under memory:{own['memory']} pids:{own['pids']}"
