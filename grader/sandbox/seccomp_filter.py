@@ -3,7 +3,7 @@
 Why: Landlock and namespaces cover files, TCP and signals, but not the rest of
 the kernel attack surface.  This filter is the last layer: it refuses (with
 EPERM, so Python raises a clean PermissionError) everything a numerical
-submission never needs and an attacker loves: non-unix sockets, ptrace and
+submission never needs and an attacker loves: new sockets (socketpair stays), ptrace and
 cross-process memory access, mounts and namespaces, credential changes,
 program execution, kernel modules/keys/bpf/perf/io_uring/userfaultfd, and
 changing the sandbox itself (landlock_*, unshare, setns).  The default is
@@ -52,6 +52,13 @@ CLONE_NAMESPACE_FLAGS: tuple[int, ...] = (
     0x40000000,  # CLONE_NEWNET
 )
 
+# socket(AF_UNIX) is refused too, although the original design allowed it:
+# Landlock (ABI <= 7) does not mediate connect() to *pathname* unix sockets, so
+# a child could reach e.g. /run/postgresql/.s.PGSQL.5432 or mysqld.sock as the
+# outside uid 0.  socketpair(2) stays allowed (already-connected pairs reach
+# nothing), and inherited sockets keep working.  Set True to allow AF_UNIX.
+ALLOW_UNIX_SOCKET = False
+
 _prepared: Any = None  # a built pyseccomp.SyscallFilter, reused after fork
 _skipped: tuple[str, ...] = ()
 
@@ -68,6 +75,10 @@ def build() -> Any:
     eperm = sc.ERRNO(errno.EPERM)
     flt = sc.SyscallFilter(sc.ALLOW)
     flt.set_attr(sc.Attr.ACT_BADARCH, sc.KILL_PROCESS)
+    try:
+        flt.set_attr(sc.Attr.CTL_TSYNC, 1)  # all threads, should any exist
+    except OSError:
+        pass  # old kernel/libseccomp: a single-threaded child is fine without it
     skipped = []
 
     def rule(action: int, name: str, *args: Any) -> None:
@@ -79,7 +90,10 @@ def build() -> Any:
 
     for name in DENIED_SYSCALLS:
         rule(eperm, name)
-    rule(eperm, "socket", sc.Arg(0, sc.NE, socket.AF_UNIX))
+    if ALLOW_UNIX_SOCKET:
+        rule(eperm, "socket", sc.Arg(0, sc.NE, socket.AF_UNIX))
+    else:
+        rule(eperm, "socket")
     for flag in CLONE_NAMESPACE_FLAGS:
         # x86_64: clone(flags, stack, parent_tid, child_tid, tls) -> flags is arg0.
         rule(eperm, "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
@@ -100,13 +114,7 @@ def install() -> None:
 
     Raises OSError/RuntimeError on failure.  Sets no_new_privs (libseccomp default).
     """
-    import pyseccomp as sc
-
     flt = _prepared if _prepared is not None else build()
-    try:
-        flt.set_attr(sc.Attr.CTL_TSYNC, 1)
-    except OSError:
-        pass  # old kernel/libseccomp: single-threaded child is fine without it
     try:
         flt.load()
     except OSError as exc:

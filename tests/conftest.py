@@ -1,0 +1,39 @@
+"""Shared fixtures: the repository's exercise bank and one warm sandbox per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from grader.bank import Bank
+from grader.sandbox.client import Sandbox, SandboxSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-slow", action="store_true", default=False,
+                     help="also run the suites marked slow (CI runs them)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --run-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def bank() -> Bank:
+    return Bank(ROOT)
+
+
+@pytest.fixture(scope="session")
+def sandbox(bank: Bank):
+    """One fork server for the whole session, configured as the CLI configures it."""
+    settings = SandboxSettings(forbidden_paths=(str(bank.solutions_dir), str(bank.exercises_dir)))
+    with Sandbox(settings) as box:
+        yield box
