@@ -14,6 +14,7 @@ import linecache
 import os
 import socket
 import sys
+import tempfile
 import traceback
 import types
 from typing import Any, NoReturn
@@ -38,6 +39,10 @@ def run_child(chan_fd: int, output_path: str, limits: "layers.Limits",
         _redirect_stdio(output_path)
         os.closerange(3, chan_fd)
         os.closerange(chan_fd + 1, 65536)
+        # Work inside the scratch dir: relative paths (plt.savefig("loss.png")) and tempfile
+        # (whose cached default the zygote already computed) must land there.
+        os.chdir(confinement.scratch_dir)
+        tempfile.tempdir = confinement.scratch_dir
         try:
             layers.confine(limits, confinement, cgroup, enabled)
         except layers.LayerError as exc:

@@ -222,10 +222,12 @@ class Session:
 
     def load(self, load: LoadRequest, deadline: float) -> dict:
         kind, body = self._exchange("load", asdict(load), deadline)
-        if kind == "load-error":
+        if kind == "load-error" and isinstance(body, dict):
             self.close()
-            raise LoadError(str(body.get("reason")), str(body.get("message")),
-                            str(body.get("traceback", "")))
+            message = str(body.get("message"))
+            if body.get("reason") == "import":
+                message = f"{body.get('type')}: {message}"
+            raise LoadError(str(body.get("reason")), message, str(body.get("traceback", "")))
         if kind != "ready":
             self._die(Verdict.INVALID_REPLY, f"unexpected {kind!r} reply while loading")
         return body
