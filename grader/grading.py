@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 import types
+from dataclasses import replace
 from typing import Any
 
 from grader import static
@@ -33,6 +34,8 @@ class SandboxedSubmission:
     def __init__(self, sandbox: Sandbox, exercise: Exercise, submission: SubmissionSource):
         self.sandbox, self.exercise, self.submission = sandbox, exercise, submission
         self.deadline = time.monotonic() + exercise.limits.wall_seconds
+        self.limits = replace(sandbox.settings.limits, cpu_seconds=int(exercise.limits.cpu_seconds),
+                              memory_bytes=int(exercise.limits.memory_mb) << 20)
         self.session: Session | None = None
         self.load = LoadRequest(driver_source=exercise.driver_source, source=submission.source,
                                 filename=submission.filename, entry_points=exercise.entry_points)
@@ -40,7 +43,7 @@ class SandboxedSubmission:
     def ensure_open(self) -> Session:
         if self.session is None or not self.session.alive:
             self._check_budget()
-            self.session = self.sandbox.open(self.load, self.deadline - time.monotonic())
+            self.session = self.sandbox.open(self.load, self.deadline - time.monotonic(), self.limits)
         return self.session
 
     def call(self, fn: str, **args: Any) -> Any:
@@ -58,7 +61,7 @@ class SandboxedSubmission:
 
     def close(self) -> None:
         if self.session is not None:
-            self.session.close()
+            self.session.close(wait=False)
 
 
 class LocalSubmission:
@@ -78,7 +81,7 @@ class LocalSubmission:
         from grader.wire import WireTensor
 
         copied = {k: _local_copy(v) for k, v in args.items()}
-        torch.manual_seed(0)
+        torch.default_generator.manual_seed(0)
         try:
             result = getattr(self.driver, fn)(self.student, **copied)
         except driver_kit.ContractViolation as exc:

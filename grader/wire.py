@@ -230,7 +230,7 @@ def _decode_tensor(info: Any, buffers: list[bytes], used: set[int], counter: lis
     numel = math.prod(shape)
     if numel > MAX_TENSOR_ELEMENTS:
         raise WireError("tensor exceeds the element cap")
-    itemsize = torch.empty((), dtype=dtype).element_size()
+    itemsize = dtype.itemsize
     raw = buffers[index]
     if len(raw) != numel * itemsize:
         raise WireError("tensor buffer length does not match its shape and dtype")

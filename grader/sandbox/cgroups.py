@@ -224,3 +224,25 @@ def cgroups_available() -> tuple[bool, str]:
             return False, f"cgroup v1 {ctrl} directory {base} is not writable"
     own = _own_paths()
     return True, f"cgroup v1 memory+pids under memory:{own['memory']} pids:{own['pids']}"
+
+
+def remove_stale(prefix: str) -> int:
+    """Remove ``<prefix><pid>-*`` cgroups whose owner process is gone (a fork server that was
+    SIGKILLed cannot clean up after itself); kills what is still inside. Returns how many."""
+    try:
+        bases = _base_dirs()
+    except OSError:
+        return 0
+    stale: dict[str, dict[str, str]] = {}
+    for ctrl, base in bases.items():
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        for name in names:
+            owner = name[len(prefix):].split("-", 1)[0] if name.startswith(prefix) else ""
+            if owner.isdigit() and not os.path.exists(f"/proc/{owner}"):
+                stale.setdefault(name, {})[ctrl] = os.path.join(base, name)
+    for name, dirs in stale.items():
+        ChildCgroup(name, dirs).remove()
+    return len(stale)

@@ -27,6 +27,7 @@ class Channel:
         self.sock = sock
         # A second fd to watch while waiting (a pidfd: readable once the child has exited).
         self.watch_fd = watch_fd
+        self._buffer = bytearray()  # bytes received beyond the frame being read
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -45,15 +46,16 @@ class Channel:
         return header, wire.split_buffers(payload, header["buffers"])
 
     def _read_exactly(self, n: int, deadline: float | None) -> bytes:
-        chunks, remaining = [], n
-        while remaining:
+        """Read n bytes; whole frames usually arrive in one recv, so buffer what comes."""
+        while len(self._buffer) < n:
             self._wait_readable(deadline)
-            chunk = self.sock.recv(min(remaining, 1 << 20))
+            chunk = self.sock.recv(max(n - len(self._buffer), 1 << 16))
             if not chunk:
                 raise ChannelClosed("the sandboxed process closed the channel")
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        return b"".join(chunks)
+            self._buffer += chunk
+        data = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        return data
 
     def _wait_readable(self, deadline: float | None) -> None:
         if deadline is None:

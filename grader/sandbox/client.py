@@ -87,6 +87,10 @@ class Sandbox:
         self._readable: tuple[str, ...] = ()
         self.layers_in_force: frozenset[str] = frozenset()
         self.warmup_seconds = 0.0
+        # Requests sent without waiting (the next spare child, reaps): their replies are read,
+        # in order, before the next reply anyone waits for.
+        self._pending: list[tuple[str, Any]] = []
+        self._spare: tuple[layers.Limits, socket.socket, dict] | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "Sandbox":
@@ -111,6 +115,11 @@ class Sandbox:
 
     def close(self) -> None:
         if self._control is not None:
+            try:
+                self._drain()
+            except SandboxUnavailable:
+                pass
+            self._discard_spare()
             self._control.close()
             self._control = None
         if self._proc is not None:
@@ -164,6 +173,31 @@ class Sandbox:
         assert self._control is not None
         if request is not None:
             socket.send_fds(self._control, [json.dumps(request).encode()], list(fds))
+        self._drain()
+        return self._reply(timeout, startup)
+
+    def _send_async(self, request: dict, fds: list[int], purpose: str, context: Any = None) -> None:
+        assert self._control is not None
+        socket.send_fds(self._control, [json.dumps(request).encode()], list(fds))
+        self._pending.append((purpose, context))
+
+    def _drain(self, until_spare: bool = False) -> None:
+        """Read the replies of requests sent without waiting, oldest first (with
+        ``until_spare``, only as far as the spare child's: later reaps need not be waited for)."""
+        while self._pending and not (until_spare and self._spare is not None):
+            purpose, context = self._pending.pop(0)
+            try:
+                reply = self._reply(30.0)
+            except SandboxUnavailable:
+                if purpose == "spare":
+                    context[1].close()
+                self._pending.clear()
+                raise
+            if purpose == "spare":
+                self._spare = (context[0], context[1], reply)
+
+    def _reply(self, timeout: float, startup: bool = False) -> dict:
+        assert self._control is not None
         self._control.settimeout(timeout)
         try:
             data, got_fds, _, _ = socket.recv_fds(self._control, 1 << 20, 2)
@@ -181,30 +215,79 @@ class Sandbox:
         return reply
 
     # ------------------------------------------------------------------ sessions
-    def open(self, load: LoadRequest, wall_seconds: float) -> "Session":
-        """Fork a confined child and import the submission in it."""
+    def open(self, load: LoadRequest, wall_seconds: float,
+             limits: layers.Limits | None = None) -> "Session":
+        """Import the submission in a confined child: the spare one if it fits, else a new one.
+
+        A spare child is forked as soon as the previous one is taken, so fork and confinement
+        overlap the checks of the submission before.
+        """
+        limits = limits or self.settings.limits
         if self._proc is None or self._proc.poll() is not None:
             self.close()
             self.start()
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            reply = self._request({"op": "spawn", "limits": asdict(self.settings.limits),
-                                   "layers": sorted(self.layers_in_force),
-                                   "readable_paths": list(self._readable)}, [theirs.fileno()])
+            self._drain(until_spare=True)
+            taken = self._take_spare(limits)
+            if taken is None:
+                ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    reply = self._request(self._spawn_request(limits), [theirs.fileno()])
+                except SandboxUnavailable:
+                    ours.close()
+                    raise
+                finally:
+                    theirs.close()
+                taken = (ours, reply)
+            self._spawn_spare(limits)
         except SandboxUnavailable:
-            ours.close()
             self.close()  # a wedged or dead zygote is replaced on the next open()
             raise
-        finally:
-            theirs.close()
-        session = Session(self, ours, reply["pid"], reply["_fds"][0], reply["output"])
+        sock, reply = taken
+        session = Session(self, sock, reply["pid"], reply["_fds"][0], reply["output"])
         session.load(load, time.monotonic() + wall_seconds)
         return session
 
-    def reap(self, pid: int) -> dict:
+    def _spawn_request(self, limits: layers.Limits) -> dict:
+        return {"op": "spawn", "limits": asdict(limits), "layers": sorted(self.layers_in_force),
+                "readable_paths": list(self._readable)}
+
+    def _spawn_spare(self, limits: layers.Limits) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
+            self._send_async(self._spawn_request(limits), [theirs.fileno()], "spare", (limits, ours))
+        finally:
+            theirs.close()
+
+    def _take_spare(self, limits: layers.Limits) -> tuple[socket.socket, dict] | None:
+        spare, self._spare = self._spare, None
+        if spare is None:
+            return None
+        spare_limits, sock, reply = spare
+        pidfd = reply["_fds"][0]
+        exited = select.select([pidfd], [], [], 0)[0]
+        if spare_limits != limits or exited:
+            self._spare = spare
+            self._discard_spare()
+            return None
+        return sock, reply
+
+    def _discard_spare(self) -> None:
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            _, sock, reply = spare
+            sock.close()
+            os.close(reply["_fds"][0])
+            self.reap(reply["pid"], wait=False)
+
+    def reap(self, pid: int, wait: bool = True) -> dict:
+        """Collect a child; without ``wait`` the zygote's answer is read later."""
+        try:
+            if not wait:
+                self._send_async({"op": "reap", "pid": pid}, [], "reap")
+                return {"exit_code": None, "signal": None, "killed": True, "oom": False}
             return self._request({"op": "reap", "pid": pid})
-        except SandboxUnavailable:
+        except (SandboxUnavailable, OSError):
             self.close()
             return {"exit_code": None, "signal": None, "killed": True, "oom": False}
 
@@ -299,7 +382,8 @@ class Session:
         text = data[:OUTPUT_CAP].decode("utf-8", errors="replace")
         return text + ("\n[output truncated]" if len(data) > OUTPUT_CAP else "")
 
-    def close(self) -> dict:
+    def close(self, wait: bool = True) -> dict:
+        """Kill the child; with ``wait``, also learn how it ended (needed for a verdict)."""
         if self.exit is not None:
             return self.exit
         self.alive = False
@@ -308,6 +392,6 @@ class Session:
         except (ProcessLookupError, OSError):
             pass
         self.channel.close()
-        self.exit = self.sandbox.reap(self.pid)
+        self.exit = self.sandbox.reap(self.pid, wait=wait)
         os.close(self.pidfd)
         return self.exit

@@ -15,6 +15,7 @@ answered with the child's pid and a pidfd, so the grader can kill the child race
 from __future__ import annotations
 
 import ctypes
+import gc
 import json
 import os
 import shutil
@@ -26,6 +27,7 @@ import time
 from typing import Any
 
 MAX_REQUEST = 1 << 16
+CGROUP_PREFIX = "torch-grader-"
 PR_SET_PDEATHSIG = 1
 
 
@@ -119,7 +121,7 @@ class Zygote:
         os.chmod(scratch, 0o700)
         cgroup = None
         if "cgroup" in enabled:
-            cgroup = ChildCgroup.create(f"torch-grader-{os.getpid()}-{os.path.basename(scratch)}",
+            cgroup = ChildCgroup.create(f"{CGROUP_PREFIX}{os.getpid()}-{os.path.basename(scratch)}",
                                         limits.memory_bytes, limits.max_processes)
         confinement = layers.Confinement(
             scratch_dir=scratch,
@@ -185,6 +187,13 @@ def main(argv: list[str] | None = None) -> None:
     control = socket.socket(fileno=int(argv[0]))
     started = time.perf_counter()
     warm_up()
+    from grader.sandbox.cgroups import remove_stale
+
+    remove_stale(CGROUP_PREFIX)
+    # Park everything imported so far in the permanent generation: the children's garbage
+    # collections then never walk (and copy-on-write) the zygote's pages.
+    gc.collect()
+    gc.freeze()
     socket.send_fds(control, [json.dumps({"ok": True, "pid": os.getpid(),
                                           "warmup_seconds": time.perf_counter() - started}).encode()], [])
     Zygote(control).serve()

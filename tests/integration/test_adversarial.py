@@ -149,8 +149,9 @@ def test_fork_bomb_is_contained_and_cleaned_up(grade):
     """)
     assert result.score == 0
     assert all(c.verdict is not Verdict.PASSED for c in result.checks)
-    leftovers = [d for d in Path("/sys/fs/cgroup/pids").rglob("torch-grader-*")]
-    assert leftovers == []
+    # What may remain is the spare child waiting for the next submission: one process.
+    for group in Path("/sys/fs/cgroup/pids").rglob("torch-grader-*"):
+        assert len((group / "cgroup.procs").read_text().split()) <= 1
 
 
 def test_allocating_20_gigabytes_gets_a_memory_verdict(grade):
