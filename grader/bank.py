@@ -58,6 +58,9 @@ class Exercise:
         except tomllib.TOMLDecodeError as exc:
             raise BankError(f"{meta_path} is not valid TOML: {exc}") from None
         try:
+            for key in ("stub_fails", "forbidden"):
+                if not isinstance(meta.get(key, []), list):
+                    raise TypeError(f"{key} must be a list of names")
             limits = Limits(**meta.get("limits", {}))
             solution = solutions / f"{folder.name}.py"
             return cls(
@@ -67,8 +70,8 @@ class Exercise:
                 stub_fails=list(meta["stub_fails"]), forbidden=list(meta.get("forbidden", [])),
                 limits=limits, check_settings=dict(meta.get("checks", {})),
                 solution=solution if solution.exists() else None)
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise BankError(f"{meta_path}: missing or malformed field {exc}") from None
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise BankError(f"{meta_path}: missing or malformed field ({exc})") from None
 
     @cached_property
     def checks(self) -> list[Check]:

@@ -79,18 +79,22 @@ def expect(condition: bool, message: str, *, expected: Any = None, got: Any = No
         raise CheckFailed(message, expected=expected, got=got, hint=hint)
 
 
-def values_of(value: Any) -> torch.Tensor:
+def values_of(value: Any, what: str = "The value") -> torch.Tensor:
+    """The numbers in ``value``; a value that holds no numbers fails the check."""
     if isinstance(value, WireTensor):
         return value.value
     if isinstance(value, torch.Tensor):
         return value.detach()
-    return torch.as_tensor(value, dtype=torch.float64)
+    try:
+        return torch.as_tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise CheckFailed(f"{what} is not a number or a tensor.", got=value) from None
 
 
 def expect_close(what: str, got: Any, expected: Any, *, rtol: float = 1e-4, atol: float = 1e-5,
                  hint: str | None = None) -> None:
     """Values (and shape) of ``got`` match ``expected`` within tolerance; NaNs never match."""
-    got_t, exp_t = values_of(got), values_of(expected)
+    got_t, exp_t = values_of(got, what), values_of(expected)
     if tuple(got_t.shape) != tuple(exp_t.shape):
         raise CheckFailed(f"{what} has shape {tuple(got_t.shape)}, expected {tuple(exp_t.shape)}.",
                           expected=expected, got=got, hint=hint)

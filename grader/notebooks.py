@@ -13,8 +13,6 @@ from __future__ import annotations
 import re
 
 _CELL_MARKER = re.compile(r"^# %%(?P<rest>.*)$")
-_MAGIC_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*\s*=\s*)?[%!]")
-_HARMLESS_CELL_MAGICS = {"time", "timeit", "capture", "prun"}
 
 
 class NotebookError(ValueError):
@@ -68,9 +66,21 @@ def stub_to_notebook(source: str, title: str) -> str:
     return nbformat.writes(notebook) + "\n"
 
 
+# Submitted notebooks run with this first line: magics become harmless calls on it.
+IPYTHON_SHIM = ("from grader.sandbox.driver_kit import no_ipython as get_ipython, display"
+                "  # added by the grader: IPython magics and shell lines do nothing here\n")
+
+
 def notebook_to_source(text: str) -> tuple[str, list[str]]:
-    """The code of a submitted notebook as one module, and notes on what was dropped."""
+    """The code of a submitted notebook as one module, and notes on what was neutralised.
+
+    Cells go through IPython's own input transformer, exactly as Jupyter would run them, so
+    magics, ``!shell`` lines and ``obj?`` help lines become ``get_ipython()`` calls (which the
+    sandbox turns into no-ops; ``%time``/``%%time`` still run their code) while strings and
+    continuation lines that merely start with ``%`` or ``!`` stay untouched.
+    """
     import nbformat
+    from IPython.core.inputtransformer2 import TransformerManager
 
     try:
         notebook = nbformat.reads(text, as_version=4)
@@ -78,30 +88,18 @@ def notebook_to_source(text: str) -> tuple[str, list[str]]:
     except Exception as exc:  # NotJSONError, ValidationError, KeyError on odd shapes ...
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise NotebookError(f"this is not a valid Jupyter notebook ({first_line[:200]})") from None
-    parts, dropped_lines, dropped_cells = [], 0, 0
+    manager = TransformerManager()
+    parts, neutralised = [], 0
     for number, cell in enumerate(notebook.cells, start=1):
         if cell.cell_type != "code":
             continue
-        lines = cell.source.splitlines()
-        if lines and lines[0].lstrip().startswith("%%"):
-            magic = lines[0].lstrip()[2:].split()[0] if lines[0].lstrip()[2:].split() else ""
-            if magic not in _HARMLESS_CELL_MAGICS:
-                dropped_cells += 1
-                continue
-            lines = lines[1:]
-            dropped_lines += 1
-        kept = []
-        for line in lines:
-            if _MAGIC_LINE.match(line):
-                dropped_lines += 1
-                indent = line[:len(line) - len(line.lstrip())]
-                kept.append(f"{indent}pass  # IPython magic or shell line removed by the grader")
-            else:
-                kept.append(line)
-        parts.append(f"# In[{number}]:\n" + "\n".join(kept))
+        try:
+            code = manager.transform_cell(cell.source)
+        except SyntaxError:
+            code = cell.source  # let the sandbox report it, with the student's line
+        neutralised += code.count("get_ipython()") - cell.source.count("get_ipython()")
+        parts.append(f"# In[{number}]:\n{code.rstrip()}")
     notes = []
-    if dropped_lines:
-        notes.append(f"{dropped_lines} IPython magic or shell (!) line(s) were ignored.")
-    if dropped_cells:
-        notes.append(f"{dropped_cells} cell(s) starting with a cell magic (%%) were ignored.")
-    return "\n\n".join(parts) + "\n", notes
+    if neutralised:
+        notes.append(f"{neutralised} IPython magic, shell (!) or help (?) line(s) were not run.")
+    return IPYTHON_SHIM + "\n\n".join(parts) + "\n", notes

@@ -12,6 +12,7 @@ the behavioural checks still apply.
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 
 
@@ -20,6 +21,10 @@ class Finding:
     api: str
     line: int
     text: str
+
+
+_DOTTED_NAME = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+_IMPORTERS = {"__import__", "import_module"}
 
 
 def find_forbidden(source: str, forbidden: list[str]) -> list[Finding]:
@@ -33,7 +38,9 @@ def find_forbidden(source: str, forbidden: list[str]) -> list[Finding]:
     aliases: dict[str, str] = {}  # local name -> dotted name it stands for
     findings: list[Finding] = []
 
-    def hit(dotted: str, node: ast.AST) -> None:
+    def hit(dotted: str | None, node: ast.AST) -> None:
+        if not dotted:
+            return
         for api in forbidden:
             if dotted == api or dotted.startswith(api + "."):
                 line = getattr(node, "lineno", 0)
@@ -49,42 +56,61 @@ def find_forbidden(source: str, forbidden: list[str]) -> list[Finding]:
                     alias.name if alias.asname else alias.name.split(".")[0])
         elif isinstance(node, ast.ImportFrom) and node.module:
             for alias in node.names:
+                if alias.name == "*":  # from torch import * brings torch.optim in as `optim`
+                    for api in forbidden:
+                        if api.startswith(node.module + "."):
+                            name = api[len(node.module) + 1:].split(".")[0]
+                            aliases[name] = f"{node.module}.{name}"
+                    continue
                 dotted = f"{node.module}.{alias.name}"
                 hit(dotted, node)
                 aliases[alias.asname or alias.name] = dotted
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            hit(node.value, node)
-            for api in forbidden:
-                if node.value == api.rsplit(".", 1)[-1] and _inside_dynamic_lookup(tree, node):
-                    hit(api, node)
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute):
-            dotted = _dotted(node, aliases)
-            if dotted:
-                hit(dotted, node)
+            hit(_dotted(node, aliases), node)
         elif isinstance(node, ast.Name) and node.id in aliases:
             hit(aliases[node.id], node)
+        elif isinstance(node, ast.Call):
+            hit(_dynamic_lookup(node, aliases), node)
     unique = {(f.api, f.line): f for f in findings}
     return sorted(unique.values(), key=lambda f: f.line)
 
 
 def _dotted(node: ast.AST, aliases: dict[str, str]) -> str | None:
+    """``torch.optim.SGD`` -> "torch.optim.SGD", through aliases and dynamic imports."""
     parts = []
     while isinstance(node, ast.Attribute):
         parts.append(node.attr)
         node = node.value
-    if not isinstance(node, ast.Name):
+    if isinstance(node, ast.Name):
+        parts.append(aliases.get(node.id, node.id))
+    elif isinstance(node, ast.Call) and _callee(node) in _IMPORTERS and _first_string(node):
+        parts.append(_first_string(node))
+    else:
         return None
-    parts.append(aliases.get(node.id, node.id))
     return ".".join(reversed(parts))
 
 
-def _inside_dynamic_lookup(tree: ast.AST, target: ast.Constant) -> bool:
-    """Is this string an argument of getattr(...)/import_module(...)/__import__(...)?"""
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and target in node.args:
-            func = node.func
-            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-            if name in {"getattr", "import_module", "__import__"}:
-                return True
-    return False
+def _dynamic_lookup(call: ast.Call, aliases: dict[str, str]) -> str | None:
+    """``getattr(torch, "optim")``, ``importlib.import_module("torch.optim")``, ``__import__(...)``."""
+    name = _callee(call)
+    if name in _IMPORTERS:
+        return _first_string(call)
+    if name == "getattr" and len(call.args) >= 2:
+        attribute = call.args[1]
+        base = _dotted(call.args[0], aliases)
+        if base and isinstance(attribute, ast.Constant) and isinstance(attribute.value, str):
+            return f"{base}.{attribute.value}"
+    return None
+
+
+def _callee(call: ast.Call) -> str:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+
+
+def _first_string(call: ast.Call) -> str | None:
+    if call.args and isinstance(call.args[0], ast.Constant) and isinstance(call.args[0].value, str):
+        value = call.args[0].value
+        return value if _DOTTED_NAME.match(value) else None
+    return None

@@ -101,7 +101,13 @@ def encode_frame(kind: str, msg_id: int, body: Any) -> bytes:
 def _to_plain(value: Any, buffers: list[bytes], depth: int) -> Any:
     if depth > MAX_DEPTH:
         raise WireError("value nested too deeply")
-    if value is None or isinstance(value, (bool, str)):
+    if len(buffers) > MAX_ITEMS:
+        raise WireError("too many tensors in one message")
+    if isinstance(value, str):
+        if len(value) > MAX_STRING:
+            raise WireError("string exceeds the cap")
+        return value
+    if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int):
         return int(value)
@@ -112,10 +118,14 @@ def _to_plain(value: Any, buffers: list[bytes], depth: int) -> Any:
     if isinstance(value, _Tensor):
         return _tensor_to_plain(value, buffers, depth)
     if isinstance(value, (list, tuple)):
+        if len(value) > MAX_ITEMS:
+            raise WireError("list exceeds the item cap")
         return [_to_plain(v, buffers, depth + 1) for v in value]
     if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value):
-            raise WireError("dict keys must be strings")
+        if len(value) > MAX_ITEMS:
+            raise WireError("dict exceeds the item cap")
+        if not all(isinstance(k, str) for k in value) or "__tensor__" in value:
+            raise WireError("dict keys must be strings other than '__tensor__'")
         return {k: _to_plain(v, buffers, depth + 1) for k, v in value.items()}
     raise WireError(f"cannot send a value of type {type(value).__name__}")
 
@@ -179,8 +189,12 @@ def decode_body(header: dict, buffers: list[bytes],
     used: set[int] = set()
     counter = [0]
     builder = make_tensor or _make_wire_tensor
-    value = _from_plain(header["body"], buffers, used, counter, 0, builder)
-    return value
+    try:
+        return _from_plain(header["body"], buffers, used, counter, 0, builder)
+    except WireError:
+        raise
+    except Exception as exc:  # defence in depth: nothing but WireError leaves the decoder
+        raise WireError(f"malformed value ({type(exc).__name__})") from None
 
 
 def _from_plain(value: Any, buffers: list[bytes], used: set[int], counter: list[int],
@@ -215,6 +229,8 @@ _TENSOR_KEYS = {"buffer", "dtype", "shape", "requires_grad", "is_leaf", "grad", 
 
 def _decode_tensor(info: Any, buffers: list[bytes], used: set[int], counter: list[int],
                    depth: int, builder) -> Any:
+    if depth > MAX_DEPTH:
+        raise WireError("tensor grads nested too deeply")
     if not isinstance(info, dict) or set(info) != _TENSOR_KEYS:
         raise WireError("tensor metadata has the wrong keys")
     index, dtype_name, shape = info["buffer"], info["dtype"], info["shape"]
@@ -228,7 +244,9 @@ def _decode_tensor(info: Any, buffers: list[bytes], used: set[int], counter: lis
             type(d) is int and 0 <= d <= MAX_TENSOR_ELEMENTS for d in shape):
         raise WireError("tensor shape is malformed")
     numel = math.prod(shape)
-    if numel > MAX_TENSOR_ELEMENTS:
+    # Also cap the product of the non-zero dims: an empty tensor of shape (0, 4M, 4M, 4M) has
+    # no elements, but its strides overflow.
+    if numel > MAX_TENSOR_ELEMENTS or math.prod(d for d in shape if d) > MAX_TENSOR_ELEMENTS:
         raise WireError("tensor exceeds the element cap")
     itemsize = dtype.itemsize
     raw = buffers[index]

@@ -1,7 +1,8 @@
 """Frames over a connected Unix stream socket, with a deadline on every read.
 
 The trusted side never blocks on the sandbox: every receive has a deadline, and the
-caps in :mod:`grader.wire` are enforced before a byte of payload is buffered.
+caps in :mod:`grader.wire` are checked on the header before its payload is read (at most
+64 KiB beyond a frame is read ahead).
 """
 
 from __future__ import annotations

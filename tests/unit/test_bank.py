@@ -226,9 +226,6 @@ def test_a_malformed_exercise_toml_is_a_bank_error(bank_root, toml, shown):
     assert "exercise.toml" in str(info.value) and shown in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="BUG: Exercise.load catches KeyError/TypeError/AttributeError but not ValueError, "
-                          "so `points = \"five\"` escapes as a bare ValueError instead of a BankError")
 def test_a_non_numeric_points_value_is_a_bank_error(bank_root):
     edit(folder(bank_root) / "exercise.toml", "points = 5", 'points = "five"')
     with pytest.raises(BankError, match="exercise.toml"):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from grader import wire
@@ -213,8 +213,6 @@ def test_the_encoder_refuses_values_it_cannot_send():
         wire.encode_frame("reply", 1, nested_lists(MAX_DEPTH + 1))
 
 
-@pytest.mark.xfail(strict=True, raises=WireError, reason="BUG: encode_frame accepts values decode_frame refuses "
-                                      "(reserved '__tensor__' key, caps on strings/items)")
 @pytest.mark.parametrize("body", [
     {"__tensor__": 1},
     "x" * (wire.MAX_STRING + 1),
@@ -362,8 +360,6 @@ def test_an_unreferenced_buffer_is_tolerated():
     assert wire.decode_frame(frame) == ("r", 1, 1)
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeError, reason="BUG: an empty shape like [0, cap, cap, cap] passes the element "
-                                      "cap (numel 0) but torch.empty raises RuntimeError (stride overflow)")
 @pytest.mark.parametrize("shape", [
     [0, MAX_TENSOR_ELEMENTS, MAX_TENSOR_ELEMENTS, MAX_TENSOR_ELEMENTS],
     [MAX_TENSOR_ELEMENTS, MAX_TENSOR_ELEMENTS, MAX_TENSOR_ELEMENTS, MAX_TENSOR_ELEMENTS, 0],
@@ -373,8 +369,6 @@ def test_an_empty_tensor_with_huge_dims_is_rejected_with_a_wire_error(shape):
         wire.decode_frame(tensor_frame(b"", shape=shape))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: MAX_DEPTH is not enforced on chains of .grad tensors "
-                                      "(the encoder refuses them, the decoder accepts them)")
 def test_a_chain_of_grads_deeper_than_max_depth_is_rejected():
     levels = MAX_DEPTH + 5
     body = None
@@ -468,10 +462,6 @@ def tensor_frames_with_fuzzed_metadata(draw):
     meta = info()
     for key in draw(st.sets(st.sampled_from(sorted(field_values)), min_size=1)):
         meta[key] = draw(field_values[key])
-    shape = meta["shape"]
-    if isinstance(shape, list) and all(type(d) is int for d in shape):
-        # three or more huge dims next to a zero is a known bug with its own xfail test
-        assume(sum(d > 70 for d in shape) <= 2)
     sizes = draw(st.lists(st.sampled_from([0, 1, 2, 4, 8, 12, 16]), min_size=0, max_size=4))
     body = draw(st.sampled_from(["bare", "in-list", "in-dict"]))
     tensor = {"__tensor__": meta}
