@@ -9,8 +9,9 @@ with real torch in this process and raises :class:`CheckFailed` when the answer 
 
     @check(points=4, description="...", hint="...", examples=25, problem=problems())
     def follows_gradient_descent(sub, problem):
-        got = sub.call("run_fit", **problem)
-        expect_close("w", got["w"], reference(problem)[0])
+        pending = sub.start("run_fit", **problem)  # the student's code runs in the sandbox ...
+        expected = reference(problem)              # ... while the reference is computed here
+        expect_close("w", pending.result()["w"], expected[0])
 """
 
 from __future__ import annotations
@@ -25,8 +26,14 @@ from hypothesis.strategies import SearchStrategy
 from grader.wire import WireTensor
 
 
+class PendingResult(Protocol):
+    def result(self) -> Any: ...
+
+
 class Submission(Protocol):
     def call(self, fn: str, **args: Any) -> Any: ...
+
+    def start(self, fn: str, **args: Any) -> PendingResult: ...
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,16 @@ from grader.source import SubmissionSource
 FORBIDDEN_CHECK = "avoids_forbidden_apis"
 
 
+class PendingCall:
+    """A call sent to the submission whose answer has not been read yet."""
+
+    def __init__(self, receive: Any):
+        self._receive = receive
+
+    def result(self) -> Any:
+        return self._receive()
+
+
 class SandboxedSubmission:
     """The ``sub`` handle a check receives: calls go to a confined child, with deadlines."""
 
@@ -47,10 +57,16 @@ class SandboxedSubmission:
         return self.session
 
     def call(self, fn: str, **args: Any) -> Any:
+        return self.start(fn, **args).result()
+
+    def start(self, fn: str, **args: Any) -> "PendingCall":
+        """Send the call and return at once; ``.result()`` waits for the answer. A check can
+        compute its reference in between, on the other core, while the student's code runs."""
         session = self.ensure_open()
         self._check_budget()
         deadline = min(self.deadline, time.monotonic() + self.exercise.limits.call_seconds)
-        return session.call(fn, args, deadline)
+        session.begin(fn, args, deadline)
+        return PendingCall(lambda: session.finish(deadline))
 
     def _check_budget(self) -> None:
         if time.monotonic() >= self.deadline:
@@ -74,6 +90,10 @@ class LocalSubmission:
         self.student = types.ModuleType("submission")
         self.student.__file__ = filename
         exec(compile(source, filename, "exec"), self.student.__dict__)
+
+    def start(self, fn: str, **args: Any) -> PendingCall:
+        result = self.call(fn, **args)  # in process there is nothing to overlap with
+        return PendingCall(lambda: result)
 
     def call(self, fn: str, **args: Any) -> Any:
         import torch

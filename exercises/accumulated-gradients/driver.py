@@ -17,5 +17,5 @@ def run_train(student, layers, params, optimizer, batches, epochs):
         "types": [type_name(v) for v in losses],
         "is_float": [isinstance(v, float) for v in losses],
         "losses": [as_float(v, f"loss {i}") for i, v in enumerate(losses)],
-        "params": model_report(model),
+        "params": model_report(model, grads=True),
     }

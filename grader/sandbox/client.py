@@ -299,6 +299,7 @@ class Session:
         self.sandbox, self.pid, self.pidfd, self.output_path = sandbox, pid, pidfd, output
         self.channel = Channel(sock, watch_fd=pidfd)
         self._next_id = 0
+        self._unanswered: float | None = None  # deadline of a call whose reply is unread
         self._output_offset = 0
         self.alive = True
         self.exit: dict | None = None
@@ -316,9 +317,25 @@ class Session:
         return body
 
     def call(self, fn: str, args: dict[str, Any], deadline: float, seed: int = 0) -> Any:
+        self.begin(fn, args, deadline, seed)
+        return self.finish(deadline)
+
+    def begin(self, fn: str, args: dict[str, Any], deadline: float, seed: int = 0) -> None:
+        """Send a call without waiting: the trusted side can compute its reference meanwhile."""
         if not self.alive:
             raise SandboxVerdict(Verdict.CRASHED, "the submission's process is no longer running")
-        kind, body = self._exchange("call", {"fn": fn, "args": args, "seed": seed}, deadline)
+        if self._unanswered is not None:  # a check gave up on a reply: read it and drop it
+            try:
+                self.finish(self._unanswered)
+            except (StudentError, ContractViolation):
+                pass
+        self._send("call", {"fn": fn, "args": args, "seed": seed})
+        self._unanswered = deadline
+
+    def finish(self, deadline: float) -> Any:
+        """Wait for the reply to the call sent by :meth:`begin`, and interpret it."""
+        self._unanswered = None
+        kind, body = self._receive(deadline)
         if kind == "result":
             return body
         if kind == "error" and isinstance(body, dict):
@@ -331,9 +348,18 @@ class Session:
         self._die(Verdict.INVALID_REPLY, f"unexpected reply kind {kind!r}")
 
     def _exchange(self, kind: str, body: Any, deadline: float) -> tuple[str, Any]:
+        self._send(kind, body)
+        return self._receive(deadline)
+
+    def _send(self, kind: str, body: Any) -> None:
         self._next_id += 1
         try:
             self.channel.send(kind, self._next_id, body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the child is gone: _receive() finds out why
+
+    def _receive(self, deadline: float) -> tuple[str, Any]:
+        try:
             header, buffers = self.channel.receive(deadline)
         except ChannelTimeout:
             self._die(Verdict.TIMEOUT, "the submission did not finish within the time limit")

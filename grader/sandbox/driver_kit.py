@@ -35,12 +35,14 @@ class ContractViolation(Exception):
     """The student's code broke the exercise contract (wrong return type, arity, shape ...)."""
 
 
-def tensor_report(value: Any, what: str, storage: bool = False) -> WireTensor:
-    """Report a tensor the student returned or touched, with its autograd metadata."""
+def tensor_report(value: Any, what: str, storage: bool = False, grad: bool = True) -> WireTensor:
+    """Report a tensor the student returned or touched, with its autograd metadata (and its
+    ``.grad`` unless ``grad=False``: each reported tensor costs ~20 us on the wire)."""
     if not isinstance(value, _Tensor):
         raise ContractViolation(f"{what} must be a torch.Tensor, not {type(value).__name__}")
     leaf = bool(_is_leaf(value))
-    grad = _grad(value) if leaf else None
+    with_grad = grad
+    grad = _grad(value) if leaf and with_grad else None
     fn = _grad_fn(value)
     return WireTensor(
         value=_clone(_detach(value)),
@@ -78,9 +80,10 @@ def type_name(value: Any) -> str:
     return cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__name__}"
 
 
-def model_report(model: torch.nn.Module, what: str = "model") -> list[WireTensor]:
-    """Every parameter of the model (in ``parameters()`` order) with its gradient."""
-    return [tensor_report(p, f"{what} parameter {i}") for i, p in enumerate(model.parameters())]
+def model_report(model: torch.nn.Module, what: str = "model", grads: bool = False) -> list[WireTensor]:
+    """Every parameter of the model (in ``parameters()`` order), with gradients if asked."""
+    return [tensor_report(p, f"{what} parameter {i}", grad=grads)
+            for i, p in enumerate(model.parameters())]
 
 
 class NoIPython:
