@@ -16,6 +16,8 @@ import types
 from dataclasses import replace
 from typing import Any
 
+import torch
+
 from grader import static
 from grader.bank import Exercise
 from grader.results import CheckResult, GradeResult, Verdict
@@ -96,11 +98,7 @@ class LocalSubmission:
         return PendingCall(lambda: result)
 
     def call(self, fn: str, **args: Any) -> Any:
-        import torch
-
-        from grader.wire import WireTensor
-
-        copied = {k: _local_copy(v) for k, v in args.items()}
+        copied = _map_tensors(args, _local_copy)  # the student must not touch the checks' tensors
         torch.default_generator.manual_seed(0)
         try:
             result = getattr(self.driver, fn)(self.student, **copied)
@@ -108,29 +106,21 @@ class LocalSubmission:
             raise ContractViolation(str(exc)) from None
         except Exception as exc:  # noqa: BLE001
             raise StudentError(type(exc).__name__, str(exc)) from None
-        return _local_report(result, torch, WireTensor)
+        return _map_tensors(result, lambda t: driver_kit.tensor_report(t, "value"))
 
 
-def _local_copy(value: Any) -> Any:
-    import torch
+def _local_copy(tensor: torch.Tensor) -> torch.Tensor:
+    copy = tensor.detach().clone()
+    return copy.requires_grad_(tensor.requires_grad) if tensor.is_floating_point() else copy
 
+
+def _map_tensors(value: Any, function: Any) -> Any:
     if isinstance(value, torch.Tensor):
-        copy = value.detach().clone()
-        return copy.requires_grad_(value.requires_grad) if value.is_floating_point() else copy
+        return function(value)
     if isinstance(value, dict):
-        return {k: _local_copy(v) for k, v in value.items()}
+        return {k: _map_tensors(v, function) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_local_copy(v) for v in value]
-    return value
-
-
-def _local_report(value: Any, torch: Any, wire_tensor: type) -> Any:
-    if isinstance(value, torch.Tensor):
-        return driver_kit.tensor_report(value, "value")
-    if isinstance(value, dict):
-        return {k: _local_report(v, torch, wire_tensor) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_local_report(v, torch, wire_tensor) for v in value]
+        return [_map_tensors(v, function) for v in value]
     return value
 
 

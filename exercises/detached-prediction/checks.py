@@ -42,6 +42,12 @@ def compare_parameters(got_steps, ref_steps, setup, hint):
             expect_close(f"Parameter {number}{where}", g, r, rtol=1e-4, atol=1e-5, hint=hint)
 
 
+def follows_reference(sub, setup, hint):
+    pending = sub.start("run_train_step", **setup)
+    expected = reference_trajectory(setup)  # computed while the submission runs
+    compare_parameters(pending.result(), expected, setup, hint)
+
+
 @check(points=2, examples=15, setup=training_setups(),
        description="Returns the mean squared error of the batch, computed before the update.",
        hint="Compute the loss once, before optimizer.step(), and return `loss.item()`.")
@@ -55,24 +61,18 @@ def returns_loss_before_update(sub, setup):
        description="One call makes exactly one optimizer step on this batch's MSE gradient.",
        hint=DETACH_HINT)
 def updates_parameters_like_reference(sub, setup):
-    pending = sub.start("run_train_step", **setup)
-    expected = reference_trajectory(setup)
-    compare_parameters(pending.result(), expected, setup, DETACH_HINT)
+    follows_reference(sub, setup, DETACH_HINT)
 
 
 @check(points=2, examples=15, setup=training_setups(leftover_grads=True),
        description="Gradients the model arrives with do not leak into the update.",
        hint=LEFTOVER_HINT)
 def ignores_leftover_gradients(sub, setup):
-    pending = sub.start("run_train_step", **setup)
-    expected = reference_trajectory(setup)
-    compare_parameters(pending.result(), expected, setup, LEFTOVER_HINT)
+    follows_reference(sub, setup, LEFTOVER_HINT)
 
 
 @check(points=2, examples=10, setup=training_setups(n_batches=(2, 4)),
        description="Several calls with the same model and optimizer follow the reference training.",
        hint=STATE_HINT)
 def trains_over_several_steps(sub, setup):
-    pending = sub.start("run_train_step", **setup)
-    expected = reference_trajectory(setup)
-    compare_parameters(pending.result(), expected, setup, STATE_HINT)
+    follows_reference(sub, setup, STATE_HINT)

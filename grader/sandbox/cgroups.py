@@ -76,7 +76,8 @@ def _base_dirs() -> dict[str, str]:
     return bases
 
 
-def _write(path: str, value: str) -> None:
+def write_file(path: str, value: str) -> None:
+    """One unbuffered write, as cgroup and /proc control files want it."""
     fd = os.open(path, os.O_WRONLY)
     try:
         os.write(fd, value.encode())
@@ -117,14 +118,14 @@ class ChildCgroup:
                 os.mkdir(path, 0o755)
                 made[ctrl] = path
             mem = made["memory"]
-            _write(os.path.join(mem, "memory.limit_in_bytes"), str(int(memory_bytes)))
+            write_file(os.path.join(mem, "memory.limit_in_bytes"), str(int(memory_bytes)))
             memsw = os.path.join(mem, "memory.memsw.limit_in_bytes")
             if os.path.exists(memsw):  # no swapping around the limit (must follow limit_in_bytes)
                 try:
-                    _write(memsw, str(int(memory_bytes)))
+                    write_file(memsw, str(int(memory_bytes)))
                 except OSError:
                     pass
-            _write(os.path.join(made["pids"], "pids.max"), str(int(max_pids)))
+            write_file(os.path.join(made["pids"], "pids.max"), str(int(max_pids)))
         except BaseException:
             cls(name, made).remove()
             raise
@@ -133,7 +134,7 @@ class ChildCgroup:
     def join(self) -> None:
         """Move the calling process into both cgroups (called in the child)."""
         for ctrl in CONTROLLERS:
-            _write(os.path.join(self.dirs[ctrl], "cgroup.procs"), "0")
+            write_file(os.path.join(self.dirs[ctrl], "cgroup.procs"), "0")
 
     def pids(self) -> set[int]:
         found: set[int] = set()

@@ -9,9 +9,11 @@ trusted side believes nothing it says without validating it.
 
 from __future__ import annotations
 
+import ctypes
 import inspect
 import linecache
 import os
+import signal
 import socket
 import sys
 import tempfile
@@ -26,6 +28,7 @@ from grader.sandbox import driver_kit, layers
 from grader.sandbox.channel import Channel
 
 EXIT_SETUP_FAILED = 70
+_PR_SET_PDEATHSIG = 1
 # Seeding only the CPU generator costs ~1 us; torch.manual_seed() also visits every device (~60 us).
 _default_generator = torch.default_generator
 _MEMORY_MARKERS = ("can't allocate memory", "not enough memory", "out of memory",
@@ -37,6 +40,7 @@ def run_child(chan_fd: int, output_path: str, limits: "layers.Limits",
     """Entry point right after fork. Never returns."""
     status = 0
     try:
+        _die_with_parent()
         os.setsid()  # own process group: the parent kills the whole group
         _redirect_stdio(output_path)
         os.closerange(3, chan_fd)
@@ -56,6 +60,14 @@ def run_child(chan_fd: int, output_path: str, limits: "layers.Limits",
     finally:
         _flush()
         os._exit(status)
+
+
+def _die_with_parent() -> None:
+    """If the zygote dies, take the child down with it rather than leave an orphan running."""
+    parent = os.getppid()
+    ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(EXIT_SETUP_FAILED)
 
 
 def _redirect_stdio(output_path: str) -> None:

@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -83,6 +84,7 @@ class Sandbox:
     def __init__(self, settings: SandboxSettings | None = None):
         self.settings = settings or SandboxSettings()
         self._proc: subprocess.Popen | None = None
+        self._stderr: Any = None
         self._control: socket.socket | None = None
         self._readable: tuple[str, ...] = ()
         self.layers_in_force: frozenset[str] = frozenset()
@@ -102,10 +104,12 @@ class Sandbox:
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1",
                "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
                "MPLBACKEND": "Agg", "PYTHONPATH": package_root, "HOME": "/nonexistent"}
+        # stderr goes to a file, not a pipe nobody drains: a chatty fork server must never block.
+        self._stderr = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "grader.sandbox.zygote", str(child.fileno())],
             pass_fds=[child.fileno()], env=env, cwd="/", stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=subprocess.DEVNULL, stderr=self._stderr)
         child.close()
         self._control = parent
         hello = self._request(None, timeout=_ZYGOTE_START_SECONDS, startup=True)
@@ -122,15 +126,17 @@ class Sandbox:
             self._discard_spare()
             self._control.close()
             self._control = None
+        self._pending.clear()
         if self._proc is not None:
             try:
                 self._proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
                 self._proc.wait()
-            if self._proc.stderr:
-                self._proc.stderr.close()
             self._proc = None
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
 
     def __enter__(self) -> "Sandbox":
         return self.start()
@@ -170,15 +176,23 @@ class Sandbox:
     # ------------------------------------------------------------------ control requests
     def _request(self, request: dict | None, fds: list[int] = (), timeout: float = 30.0,
                  startup: bool = False) -> dict:
-        assert self._control is not None
+        if self._control is None:
+            raise SandboxUnavailable("the fork server is not running")
         if request is not None:
-            socket.send_fds(self._control, [json.dumps(request).encode()], list(fds))
+            try:
+                socket.send_fds(self._control, [json.dumps(request).encode()], list(fds))
+            except OSError as exc:
+                raise SandboxUnavailable(f"the fork server is gone: {exc}") from None
         self._drain()
         return self._reply(timeout, startup)
 
     def _send_async(self, request: dict, fds: list[int], purpose: str, context: Any = None) -> None:
-        assert self._control is not None
-        socket.send_fds(self._control, [json.dumps(request).encode()], list(fds))
+        if self._control is None:
+            raise SandboxUnavailable("the fork server is not running")
+        try:
+            socket.send_fds(self._control, [json.dumps(request).encode()], list(fds))
+        except OSError as exc:
+            raise SandboxUnavailable(f"the fork server is gone: {exc}") from None
         self._pending.append((purpose, context))
 
     def _drain(self, until_spare: bool = False) -> None:
@@ -204,8 +218,7 @@ class Sandbox:
         except (socket.timeout, OSError) as exc:
             raise SandboxUnavailable(f"the fork server did not answer: {exc}") from None
         if not data:
-            err = self._proc.stderr.read().decode(errors="replace")[-2000:] if startup and self._proc else ""
-            raise SandboxUnavailable(f"the fork server exited. {err}".strip())
+            raise SandboxUnavailable(f"the fork server exited. {self._zygote_stderr() if startup else ''}".strip())
         reply = json.loads(data)
         reply["_fds"] = got_fds
         if not reply.get("ok"):
@@ -213,6 +226,12 @@ class Sandbox:
                 os.close(fd)
             raise SandboxUnavailable(f"fork server error: {reply.get('error')}")
         return reply
+
+    def _zygote_stderr(self) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read()[-2000:].decode(errors="replace")
 
     # ------------------------------------------------------------------ sessions
     def open(self, load: LoadRequest, wall_seconds: float,
@@ -223,6 +242,16 @@ class Sandbox:
         overlap the checks of the submission before.
         """
         limits = limits or self.settings.limits
+        try:
+            sock, reply = self._fork_child(limits)
+        except SandboxUnavailable:  # the fork server died or wedged: replace it, once
+            self.close()
+            sock, reply = self._fork_child(limits)
+        session = Session(self, sock, reply["pid"], reply["_fds"][0], reply["output"])
+        session.load(load, time.monotonic() + wall_seconds)
+        return session
+
+    def _fork_child(self, limits: layers.Limits) -> tuple[socket.socket, dict]:
         if self._proc is None or self._proc.poll() is not None:
             self.close()
             self.start()
@@ -241,12 +270,9 @@ class Sandbox:
                 taken = (ours, reply)
             self._spawn_spare(limits)
         except SandboxUnavailable:
-            self.close()  # a wedged or dead zygote is replaced on the next open()
+            self.close()
             raise
-        sock, reply = taken
-        session = Session(self, sock, reply["pid"], reply["_fds"][0], reply["output"])
-        session.load(load, time.monotonic() + wall_seconds)
-        return session
+        return taken
 
     def _spawn_request(self, limits: layers.Limits) -> dict:
         return {"op": "spawn", "limits": asdict(limits), "layers": sorted(self.layers_in_force),
@@ -287,8 +313,7 @@ class Sandbox:
                 self._send_async({"op": "reap", "pid": pid}, [], "reap")
                 return {"exit_code": None, "signal": None, "killed": True, "oom": False}
             return self._request({"op": "reap", "pid": pid})
-        except (SandboxUnavailable, OSError):
-            self.close()
+        except SandboxUnavailable:  # the next open() replaces a dead fork server
             return {"exit_code": None, "signal": None, "killed": True, "oom": False}
 
 

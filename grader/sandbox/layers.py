@@ -140,14 +140,6 @@ def _apply_rlimits(limits: Limits) -> None:
     resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
 
 
-def _write_proc(path: str, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        os.write(fd, text.encode())
-    finally:
-        os.close(fd)
-
-
 def _cap_last_cap() -> int:
     try:
         with open("/proc/sys/kernel/cap_last_cap") as fh:
@@ -163,9 +155,9 @@ def _apply_namespaces() -> None:
     ctypes.set_errno(0)
     _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS),
            "unshare (the child must be single-threaded)")
-    _write_proc("/proc/self/setgroups", "deny")
-    _write_proc("/proc/self/uid_map", f"{SANDBOX_UID} {uid} 1")
-    _write_proc("/proc/self/gid_map", f"{SANDBOX_GID} {gid} 1")
+    cgroups.write_file("/proc/self/setgroups", "deny")
+    cgroups.write_file("/proc/self/uid_map", f"{SANDBOX_UID} {uid} 1")
+    cgroups.write_file("/proc/self/gid_map", f"{SANDBOX_GID} {gid} 1")
     libc.sethostname(b"sandbox", 7)  # best effort: do not leak the host name
     for cap in range(last_cap + 1):
         if libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and ctypes.get_errno() != 22:

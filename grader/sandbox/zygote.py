@@ -141,6 +141,8 @@ class Zygote:
 
     def reap(self, pid: int) -> dict:
         """Collect a child: its exit status, then kill whatever it left behind and clean up."""
+        if pid not in self.children:  # e.g. a reap meant for a fork server that was replaced
+            return {"ok": True, "exit_code": None, "signal": None, "killed": False, "oom": False}
         cgroup, scratch = self.children.pop(pid)
         done, status = os.waitpid(pid, os.WNOHANG)
         killed = False

@@ -141,3 +141,16 @@ def test_numpy_and_matplotlib_work_inside_the_sandbox(bank, sandbox):
         plt.show()
     """)
     assert grade_submission(exercise, SubmissionSource("s.py", source), sandbox).score == 10
+
+
+def test_the_grader_recovers_when_the_fork_server_dies(bank):
+    import os
+    import signal
+
+    exercise = bank.exercise(SLUG)
+    solution = read_submission(exercise.solution)
+    with Sandbox(SandboxSettings()) as box:
+        assert grade_submission(exercise, solution, box).score == 10
+        os.kill(box._proc.pid, signal.SIGKILL)
+        box._proc.wait()
+        assert grade_submission(exercise, solution, box).score == 10
