@@ -72,12 +72,16 @@ def check(*, points: float, description: str, hint: str = "", visible: bool = Tr
 class CheckFailed(AssertionError):
     """The submission answered, and the answer is wrong."""
 
-    def __init__(self, message: str, expected: Any = None, got: Any = None, hint: str | None = None):
+    def __init__(self, message: str, expected: Any = None, got: Any = None, hint: str | None = None,
+                 example: dict[str, Any] | None = None):
         super().__init__(message)
         self.message = message
         self.expected = None if expected is None else fmt(expected)
         self.got = None if got is None else fmt(got)
         self.hint = hint
+        # The failing input, for checks that find it themselves (e.g. a stateful machine's steps);
+        # otherwise the runner reports the example hypothesis drew for the check.
+        self.example = example
 
 
 def expect(condition: bool, message: str, *, expected: Any = None, got: Any = None,

@@ -60,6 +60,8 @@ def _classify(check: Check, exc: BaseException, seen: dict[str, Any]) -> CheckRe
     if isinstance(exc, SandboxVerdict):
         return _result(check, exc.verdict, exc.message, seen)
     if isinstance(exc, CheckFailed):
+        if exc.example is not None:
+            seen = {"drawn": exc.example}
         return _result(check, Verdict.FAILED, exc.message, seen, hint=exc.hint or check.hint,
                        expected=exc.expected, got=exc.got)
     if isinstance(exc, ContractViolation):

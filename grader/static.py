@@ -2,7 +2,8 @@
 never executed here).
 
 An exercise may forbid APIs, e.g. ``torch.optim`` where the point is to write the update by
-hand. Names are matched through imports and aliases (``import torch.optim as o``,
+hand. An entry that starts with a dot (``.backward``, ``.requires_grad_``) forbids a method
+or attribute of that name on any object. Names are matched through imports and aliases (``import torch.optim as o``,
 ``from torch import optim``, ``from torch.optim import SGD``), attribute chains
 (``torch.optim.SGD``) and string lookups (``getattr(torch, "optim")``,
 ``importlib.import_module("torch.optim")``). It is a deterrent, not a proof: the sandbox and
@@ -38,7 +39,15 @@ def find_forbidden(source: str, forbidden: list[str]) -> list[Finding]:
     aliases: dict[str, str] = {}  # local name -> dotted name it stands for
     findings: list[Finding] = []
 
-    def hit(dotted: str | None, node: ast.AST) -> None:
+    members = {api[1:] for api in forbidden if api.startswith(".")}
+    forbidden = [api for api in forbidden if not api.startswith(".")]
+
+    def hit(dotted: str | None, node: ast.AST, member: str | None = None) -> None:
+        if member is not None and member in members:
+            line = getattr(node, "lineno", 0)
+            text = lines[line - 1].strip() if 0 < line <= len(lines) else ""
+            findings.append(Finding(api=f".{member}", line=line, text=text))
+            return
         if not dotted:
             return
         for api in forbidden:
@@ -67,11 +76,14 @@ def find_forbidden(source: str, forbidden: list[str]) -> list[Finding]:
                 aliases[alias.asname or alias.name] = dotted
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute):
-            hit(_dotted(node, aliases), node)
+            hit(_dotted(node, aliases), node, member=node.attr)
         elif isinstance(node, ast.Name) and node.id in aliases:
             hit(aliases[node.id], node)
         elif isinstance(node, ast.Call):
             hit(_dynamic_lookup(node, aliases), node)
+            if (_callee(node) == "getattr" and len(node.args) >= 2
+                    and isinstance(node.args[1], ast.Constant) and isinstance(node.args[1].value, str)):
+                hit(None, node, member=node.args[1].value)
     unique = {(f.api, f.line): f for f in findings}
     return sorted(unique.values(), key=lambda f: f.line)
 

@@ -12,8 +12,10 @@ filesystem is closed off.
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from typing import Any
+import warnings
+from typing import Any, Iterator
 
 import torch
 
@@ -61,8 +63,8 @@ def snapshot(value: torch.Tensor) -> torch.Tensor:
 
 def as_float(value: Any, what: str) -> float:
     """Accept a Python number, a numpy scalar or a one-element tensor; anything else violates."""
-    if isinstance(value, bool):
-        raise ContractViolation(f"{what} must be a number, not bool")
+    if isinstance(value, (bool, str, bytes)):
+        raise ContractViolation(f"{what} must be a number, not {type(value).__name__}")
     if isinstance(value, _Tensor):
         if value.numel() != 1:
             raise ContractViolation(f"{what} must be a single number, got a tensor of shape "
@@ -84,6 +86,40 @@ def model_report(model: torch.nn.Module, what: str = "model", grads: bool = Fals
     """Every parameter of the model (in ``parameters()`` order), with gradients if asked."""
     return [tensor_report(p, f"{what} parameter {i}", grad=grads)
             for i, p in enumerate(model.parameters())]
+
+
+@contextlib.contextmanager
+def recorded_warnings() -> Iterator[list[dict[str, str]]]:
+    """Collect the warnings raised inside the block as plain data ``{category, message}``."""
+    caught: list[dict[str, str]] = []
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        try:
+            yield caught
+        finally:
+            caught += [{"category": w.category.__name__, "message": str(w.message)[:500]}
+                       for w in records]
+
+
+@contextlib.contextmanager
+def tracked_optimizers() -> Iterator[list[torch.optim.Optimizer]]:
+    """Every ``torch.optim.Optimizer`` created inside the block (the student's own included)."""
+    created: list[torch.optim.Optimizer] = []
+    original = torch.optim.Optimizer.__init__
+
+    def recording_init(optimizer: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> None:
+        created.append(optimizer)
+        original(optimizer, *args, **kwargs)
+
+    torch.optim.Optimizer.__init__ = recording_init
+    try:
+        yield created
+    finally:
+        torch.optim.Optimizer.__init__ = original
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer) -> list[torch.Tensor]:
+    return [p for group in optimizer.param_groups for p in group["params"]]
 
 
 class NoIPython:

@@ -191,3 +191,14 @@ def test_keyboard_interrupt_is_not_swallowed():
 
     with pytest.raises(KeyboardInterrupt):
         run_check(interrupted, FakeSub())
+
+
+def test_a_check_can_report_its_own_failing_example():
+    from grader.checks import CheckFailed
+
+    @check(points=1, description="a stateful check names the failing sequence itself")
+    def finds_its_own_example(sub):
+        raise CheckFailed("diverged at step 3", example={"steps": "reset(); backward(); step()"})
+
+    result = run_check(finds_its_own_example, object())
+    assert result.counterexample == {"steps": "reset(); backward(); step()"}

@@ -129,3 +129,20 @@ def test_a_docstring_that_starts_with_the_api_name_is_not_reported():
 ], ids=["__import__", "import_module"])
 def test_an_attribute_of_a_dynamically_imported_module_is_reported(source):
     assert findings(source)
+
+
+# ----------------------------------------------------------------------------- forbidden methods
+@pytest.mark.parametrize("source", [
+    "loss.backward()\n",
+    "(x * 2).sum().backward()\n",
+    "step = getattr(loss, 'backward')\nstep()\n",
+    "w.requires_grad_()\n",
+])
+def test_a_forbidden_method_is_reported_on_any_object(source):
+    found = find_forbidden(source, [".backward", ".requires_grad_"])
+    assert [f.line for f in found] == [1]
+    assert found[0].api in {".backward", ".requires_grad_"}
+
+
+def test_a_forbidden_method_name_does_not_match_longer_names():
+    assert find_forbidden("x.backward_hook = 1\ny = x.backwards\n", [".backward"]) == []
