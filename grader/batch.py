@@ -16,6 +16,7 @@ from grader.bank import Exercise
 from grader.grading import grade_submission
 from grader.results import GradeResult
 from grader.sandbox.client import Sandbox, SandboxSettings
+from grader.sandbox.launcher import LaunchedZygote
 from grader.source import SubmissionError, read_submission
 
 _worker: dict = {}  # per worker process: its exercise and its sandbox
@@ -30,10 +31,12 @@ def grade_path(exercise: Exercise, path: Path, sandbox: Sandbox) -> GradeResult:
 
 
 def grade_files(exercise: Exercise, paths: list[Path], settings: SandboxSettings, jobs: int = 1,
-                on_result: Callable[[GradeResult], None] = lambda r: None) -> list[GradeResult]:
+                on_result: Callable[[GradeResult], None] = lambda r: None,
+                launched: LaunchedZygote | None = None) -> list[GradeResult]:
+    """``launched``: a fork server the caller already started (used when ``jobs`` is 1)."""
     results: list[GradeResult] = []
     if jobs <= 1 or len(paths) <= 1:
-        with Sandbox(settings) as sandbox:
+        with Sandbox(settings, launched=launched) as sandbox:
             for path in paths:
                 results.append(grade_path(exercise, path, sandbox))
                 on_result(results[-1])

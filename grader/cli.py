@@ -1,4 +1,8 @@
-"""The ``grader`` command line: thin commands over the services in this package."""
+"""The ``grader`` command line: thin commands over the services in this package.
+
+Heavy modules (torch, hypothesis) are imported inside the commands, after the commands that
+grade have launched the fork server: its ``import torch`` then overlaps with ours.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,15 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from grader.bank import Bank, BankError
-from grader.sandbox.client import Sandbox, SandboxSettings, SandboxUnavailable
+from grader.sandbox import launcher
+
+if TYPE_CHECKING:
+    from grader.bank import Bank
+    from grader.sandbox.client import Sandbox, SandboxSettings
 
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
@@ -20,29 +28,50 @@ EXIT_SANDBOX = 3
 class Context:
     def __init__(self, bank_path: str | None, unsafe: bool):
         self.bank_path, self.unsafe = bank_path, unsafe
+        self.early: launcher.LaunchedZygote | None = None
 
-    def bank(self) -> Bank:
+    def launch_early(self) -> None:
+        """Start the fork server now, so it warms up while this process imports torch."""
+        self.early = launcher.launch()
+
+    def bank(self) -> "Bank":
+        from grader.bank import Bank, BankError
+
         try:
             return Bank.locate({"GRADER_BANK": self.bank_path} if self.bank_path else None)
         except BankError as exc:
             raise click.ClickException(str(exc)) from None
 
-    def settings(self, bank: Bank) -> SandboxSettings:
+    def settings(self, bank: "Bank") -> "SandboxSettings":
         """The sandbox must never be able to read the bank's solutions or checks."""
+        from grader.sandbox.client import SandboxSettings
+
         return SandboxSettings(unsafe=self.unsafe,
                                forbidden_paths=(str(bank.solutions_dir), str(bank.exercises_dir)))
 
-    def sandbox(self, bank: Bank) -> Sandbox:
+    def sandbox(self, bank: "Bank") -> "Sandbox":
+        from grader.sandbox.client import Sandbox, SandboxUnavailable
+
         settings = self.settings(bank)
         if self.unsafe:
             click.secho("WARNING: --unsafe-sandbox: student code may run without some "
                         "sandbox layers. Never use this for real submissions.", fg="red",
                         err=True, bold=True)
+        early, self.early = self.early, None
         try:
-            return Sandbox(settings).start()
+            return Sandbox(settings, launched=early).start()
         except SandboxUnavailable as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
             sys.exit(EXIT_SANDBOX)
+
+
+def _chosen(bank: "Bank", slugs: tuple[str, ...]) -> list:
+    from grader.bank import BankError
+
+    try:
+        return bank.exercises(list(slugs) or None)
+    except BankError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,13 +112,11 @@ def check(obj: Context, slugs: tuple[str, ...]) -> None:
     check its bug targets, grading twice must give identical results, the metadata must be
     complete and stub.ipynb in sync with stub.py. Exits 1 with a list of problems otherwise.
     """
+    obj.launch_early()
     from grader.validate import check_bank
 
     bank = obj.bank()
-    try:
-        chosen = bank.exercises(list(slugs) or None)
-    except BankError as exc:
-        raise click.ClickException(str(exc)) from None
+    chosen = _chosen(bank, slugs)
     started = time.perf_counter()
     click.echo(f"Checking {len(chosen)} exercise(s) in {bank.root} ...", err=True)
     with obj.sandbox(bank) as sandbox:
@@ -125,8 +152,12 @@ def check(obj: Context, slugs: tuple[str, ...]) -> None:
 @click.pass_obj
 def grade(obj: Context, paths: tuple[Path, ...], slug: str, as_json: bool, jobs: int, student_view: bool) -> None:
     """Grade PATH... (.py or .ipynb) against an exercise."""
+    if jobs == 1:
+        obj.launch_early()
+    from grader.bank import BankError
     from grader.batch import grade_files
     from grader.report import format_grade
+    from grader.sandbox.client import SandboxUnavailable
 
     bank = obj.bank()
     try:
@@ -148,7 +179,8 @@ def grade(obj: Context, paths: tuple[Path, ...], slug: str, as_json: bool, jobs:
                        f"{result.score:g}/{result.max_score:g}", err=True)
 
     try:
-        grade_files(exercise, list(paths), obj.settings(bank), jobs=jobs, on_result=emit)
+        grade_files(exercise, list(paths), obj.settings(bank), jobs=jobs, on_result=emit,
+                    launched=obj.early)
     except SandboxUnavailable as exc:
         click.secho(f"error: {exc}", fg="red", err=True)
         sys.exit(EXIT_SANDBOX)
@@ -165,11 +197,7 @@ def release(obj: Context, slugs: tuple[str, ...], out: Path, update_bank: bool) 
     """Write the student bundles: statement, stub.py and its notebook (never solutions)."""
     from grader.release import update_bank_notebook, write_bundle
 
-    bank = obj.bank()
-    try:
-        chosen = bank.exercises(list(slugs) or None)
-    except BankError as exc:
-        raise click.ClickException(str(exc)) from None
+    chosen = _chosen(obj.bank(), slugs)
     for exercise in chosen:
         if update_bank and update_bank_notebook(exercise):
             click.echo(f"updated {exercise.notebook_path}", err=True)
@@ -183,6 +211,9 @@ def doctor(obj: Context) -> None:
     """Show which sandbox layers this machine offers; exits 1 if one is missing."""
     import hypothesis
     import torch
+
+    from grader.bank import Bank, BankError
+    from grader.sandbox.client import Sandbox, SandboxSettings, SandboxUnavailable
 
     click.echo(f"python {sys.version.split()[0]}, torch {torch.__version__}, "
                f"hypothesis {hypothesis.__version__}")

@@ -20,15 +20,13 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 from grader import wire
 from grader.results import Verdict
-from grader.sandbox import layers
+from grader.sandbox import launcher, layers
 from grader.sandbox.channel import Channel, ChannelClosed, ChannelTimeout
 
 OUTPUT_CAP = 16 << 10
@@ -81,8 +79,11 @@ class LoadRequest:
 
 
 class Sandbox:
-    def __init__(self, settings: SandboxSettings | None = None):
+    def __init__(self, settings: SandboxSettings | None = None,
+                 launched: launcher.LaunchedZygote | None = None):
+        """``launched``: a fork server already started with :func:`launcher.launch`."""
         self.settings = settings or SandboxSettings()
+        self._launched = launched
         self._proc: subprocess.Popen | None = None
         self._stderr: Any = None
         self._control: socket.socket | None = None
@@ -98,20 +99,13 @@ class Sandbox:
     def start(self) -> "Sandbox":
         if self._proc is not None and self._proc.poll() is None:
             return self
-        self._readable = self._readable_paths()
-        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        package_root = str(Path(__file__).resolve().parents[2])
-        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OMP_NUM_THREADS": "1",
-               "MKL_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
-               "MPLBACKEND": "Agg", "PYTHONPATH": package_root, "HOME": "/nonexistent"}
-        # stderr goes to a file, not a pipe nobody drains: a chatty fork server must never block.
-        self._stderr = tempfile.TemporaryFile()
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "grader.sandbox.zygote", str(child.fileno())],
-            pass_fds=[child.fileno()], env=env, cwd="/", stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=self._stderr)
-        child.close()
-        self._control = parent
+        try:
+            self._readable = self._readable_paths()
+        except SandboxUnavailable:
+            self._discard_launched()
+            raise
+        launched, self._launched = self._launched or launcher.launch(), None
+        self._proc, self._control, self._stderr = launched.process, launched.control, launched.stderr
         hello = self._request(None, timeout=_ZYGOTE_START_SECONDS, startup=True)
         self.warmup_seconds = hello.get("warmup_seconds", 0.0)
         self._enforce_layers()
@@ -137,6 +131,14 @@ class Sandbox:
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
+
+    def _discard_launched(self) -> None:
+        if self._launched is not None:
+            self._launched.control.close()
+            self._launched.process.kill()
+            self._launched.process.wait()
+            self._launched.stderr.close()
+            self._launched = None
 
     def __enter__(self) -> "Sandbox":
         return self.start()
