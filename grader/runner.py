@@ -65,7 +65,8 @@ def _classify(check: Check, exc: BaseException, seen: dict[str, Any]) -> CheckRe
         return _result(check, Verdict.FAILED, exc.message, seen, hint=exc.hint or check.hint,
                        expected=exc.expected, got=exc.got)
     if isinstance(exc, ContractViolation):
-        return _result(check, Verdict.FAILED, f"Your code broke the contract: {exc}.", seen)
+        sentence = str(exc).strip()  # the driver's own, complete sentence
+        return _result(check, Verdict.FAILED, sentence if sentence.endswith(".") else sentence + ".", seen)
     if isinstance(exc, StudentError):
         text = f"{exc.type_name}: {exc.message}"
         message = f"Your code raised {text}"

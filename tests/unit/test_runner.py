@@ -112,7 +112,7 @@ def test_a_contract_violation_is_a_failed_verdict():
 
     result = run_check(student_raises, FakeSub(answer))
     assert result.verdict is Verdict.FAILED and result.points == 0
-    assert result.message == "Your code broke the contract: train must return a list of losses, not NoneType."
+    assert result.message == "train must return a list of losses, not NoneType."
 
 
 @pytest.mark.parametrize("verdict", [Verdict.TIMEOUT, Verdict.MEMORY, Verdict.CRASHED, Verdict.INVALID_REPLY])
