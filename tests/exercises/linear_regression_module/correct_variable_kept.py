@@ -1,0 +1,31 @@
+# expect-lost:
+"""Correct: the tutorial with Variable kept (a harmless no-op today), reduction="sum" and loss.item()."""
+import torch
+from torch import nn
+from torch.autograd import Variable
+
+
+class LinearRegressionModel(nn.Module):
+    def __init__(self, input_dim, output_dim):
+        super(LinearRegressionModel, self).__init__()
+        self.linear = nn.Linear(input_dim, output_dim)
+
+    def forward(self, x):
+        out = self.linear(x)
+        return out
+
+
+def fit(model, x, y, lr, epochs):
+    criterion = nn.MSELoss(reduction="sum")
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    losses = []
+    for epoch in range(epochs):
+        inputs = Variable(x)
+        labels = Variable(y)
+        optimizer.zero_grad()
+        outputs = model(inputs)
+        loss = criterion(outputs, labels)
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    return losses

@@ -1,0 +1,18 @@
+# expect-lost: optimizer_holds_the_models_parameters
+"""Buggy: trains correctly with a second optimizer, but the first one, built on the discarded model, is left behind."""
+import torch
+import torch.nn.functional as F
+
+
+def train_from_checkpoint(make_model, state_dict, x, y, lr, steps):
+    model = make_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    model = make_model()
+    model.load_state_dict(state_dict)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        optimizer.step()
+    return model
