@@ -1,0 +1,35 @@
+# %% [markdown]
+# # Gradient accumulation
+# This notebook splits a batch that does not fit in memory into micro-batches and makes one optimizer step.
+# The logged loss is the loss of the full batch, but the step is not the step of the full batch.
+# Find out why and fix `accumulated_step`.
+
+# %%
+"""Buggy starter for the exercise gradient-accumulation."""
+import torch
+import torch.nn.functional as F
+
+# %%
+def accumulated_step(model, optimizer, micro_batches):
+    """One optimizer step on the MSE of all micro-batches together; return that loss before the update."""
+    total_rows = sum(len(x) for x, _ in micro_batches)
+    optimizer.zero_grad()
+    full_loss = 0.0
+    for x, y in micro_batches:
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        # This micro-batch's share of the full-batch loss, for the log.
+        full_loss += loss.item() * len(x) / total_rows
+    optimizer.step()
+    return full_loss
+
+
+# %%
+if __name__ == "__main__":
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(12, 3), torch.randn(12, 1)
+    micro_batches = [(x[:5], y[:5]), (x[5:9], y[5:9]), (x[9:], y[9:])]
+    print("full-batch loss:", accumulated_step(model, optimizer, micro_batches))
+    print("first weights:", model[0].weight.detach()[0])
