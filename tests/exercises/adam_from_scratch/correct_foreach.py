@@ -1,0 +1,51 @@
+# expect-lost:
+"""Correct: torch._foreach_* over the parameters that have a gradient, per-parameter step
+counts turned into per-parameter scalars."""
+import math
+
+import torch
+
+
+class Adam:
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+        self.params = list(params)
+        self.lr, self.eps, self.weight_decay = lr, eps, weight_decay
+        self.beta1, self.beta2 = betas
+        self.steps = {}
+        self.exp_avgs = {}
+        self.exp_avg_sqs = {}
+
+    @torch.no_grad()
+    def step(self):
+        params = [p for p in self.params if p.grad is not None]
+        if not params:
+            return
+        for p in params:
+            if p not in self.steps:
+                self.steps[p] = 0
+                self.exp_avgs[p] = torch.zeros_like(p)
+                self.exp_avg_sqs[p] = torch.zeros_like(p)
+            self.steps[p] += 1
+        grads = [p.grad for p in params]
+        if self.weight_decay != 0:
+            grads = torch._foreach_add(grads, params, alpha=self.weight_decay)
+        exp_avgs = [self.exp_avgs[p] for p in params]
+        exp_avg_sqs = [self.exp_avg_sqs[p] for p in params]
+        torch._foreach_mul_(exp_avgs, self.beta1)
+        torch._foreach_add_(exp_avgs, grads, alpha=1 - self.beta1)
+        torch._foreach_mul_(exp_avg_sqs, self.beta2)
+        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - self.beta2)
+        steps = [self.steps[p] for p in params]
+        step_sizes = [-self.lr / (1 - self.beta1 ** t) for t in steps]
+        denoms = torch._foreach_sqrt(exp_avg_sqs)
+        torch._foreach_div_(denoms, [math.sqrt(1 - self.beta2 ** t) for t in steps])
+        torch._foreach_add_(denoms, self.eps)
+        torch._foreach_addcdiv_(params, exp_avgs, denoms, step_sizes)
+
+    def zero_grad(self, set_to_none=True):
+        with_grad = [p for p in self.params if p.grad is not None]
+        if set_to_none:
+            for p in with_grad:
+                p.grad = None
+        elif with_grad:
+            torch._foreach_zero_([p.grad for p in with_grad])
