@@ -58,11 +58,27 @@ class Context:
                         "sandbox layers. Never use this for real submissions.", fg="red",
                         err=True, bold=True)
         early, self.early = self.early, None
+        warming = _warm_in_background() if early is not None else None
         try:
             return Sandbox(settings, launched=early).start()
         except SandboxUnavailable as exc:
             click.secho(f"error: {exc}", fg="red", err=True)
             sys.exit(EXIT_SANDBOX)
+        finally:
+            if warming is not None:
+                warming.join()
+
+
+def _warm_in_background() -> "threading.Thread":
+    """Warm torch.optim in this process (its first step imports ~800 modules) on a thread,
+    while the main thread waits for the fork server: the first reference is then fast."""
+    import threading
+
+    from grader.specs import exercise_torch
+
+    thread = threading.Thread(target=exercise_torch, name="warm-torch", daemon=True)
+    thread.start()
+    return thread
 
 
 def _chosen(bank: "Bank", slugs: tuple[str, ...]) -> list:
@@ -179,6 +195,7 @@ def grade(obj: Context, paths: tuple[Path, ...], slug: str, as_json: bool, jobs:
                        f"{result.score:g}/{result.max_score:g}", err=True)
 
     try:
+        warming = _warm_in_background() if obj.early is not None else None
         grade_files(exercise, list(paths), obj.settings(bank), jobs=jobs, on_result=emit,
                     launched=obj.early)
     except SandboxUnavailable as exc:

@@ -73,3 +73,21 @@ def parameter_shapes(layers: list[list[Any]]) -> list[tuple[int, ...]]:
         if layer[0] == "linear":
             shapes += [(int(layer[2]), int(layer[1])), (int(layer[2]),)]
     return shapes
+
+
+def exercise_torch() -> None:
+    """One forward, backward and step of each optimizer kind, on a tiny model.
+
+    The first ``optimizer.step()`` in a process imports ~800 modules (torch._dynamo, ~1 s).
+    The fork server does this before forking, so children never pay it; the grading process
+    does it while the fork server is still starting, so its first reference does not either.
+    """
+    model = build_model([["linear", 3, 4], ["tanh"], ["relu"], ["sigmoid"], ["linear", 4, 1]])
+    for optimizer in (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+                      torch.optim.Adam(model.parameters(), lr=0.1)):
+        loss = torch.nn.functional.mse_loss(model(torch.ones(2, 3)), torch.zeros(2, 1))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    x = torch.ones(3, requires_grad=True)
+    torch.autograd.grad((x * x).sum(), x)
