@@ -142,8 +142,9 @@ def check(obj: Context, slugs: tuple[str, ...]) -> None:
             if report.solution_score is not None:
                 scores = (f"solution {report.solution_score:g}/{report.max_score:g}, "
                           f"stub {report.stub_score:g}/{report.max_score:g}, ")
-            click.echo(f"[{index}/{total}] {report.slug:<32} {state}  ({scores}{report.seconds:.1f} s)",
-                       err=True)
+            counter = f"[{index}/{total}]"
+            click.echo(f"{counter:<{2 * len(str(total)) + 3}} {report.slug:<32} {state}  "
+                       f"({scores}{report.seconds:.1f} s)", err=True)
 
         reports = check_bank(chosen, sandbox, progress)
     bad = [r for r in reports if not r.ok]
