@@ -78,7 +78,10 @@ class Exercise:
         """The checks of ``checks.py``, in the order they are defined."""
         path = self.folder / "checks.py"
         name = f"grader_bank_checks_{self.slug.replace('-', '_')}"
-        spec = importlib.util.spec_from_file_location(name, path)
+        # Loaded as a package rooted at the exercise folder, so that a long checks.py can keep
+        # its helpers in sibling modules (``from .twin import replay``).
+        spec = importlib.util.spec_from_file_location(name, path,
+                                                      submodule_search_locations=[str(self.folder)])
         if spec is None or spec.loader is None:
             raise BankError(f"{path} cannot be imported")
         module = importlib.util.module_from_spec(spec)

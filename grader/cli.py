@@ -17,6 +17,8 @@ import click
 from grader.sandbox import launcher
 
 if TYPE_CHECKING:
+    import threading
+
     from grader.bank import Bank
     from grader.sandbox.client import Sandbox, SandboxSettings
 
@@ -196,7 +198,8 @@ def grade(obj: Context, paths: tuple[Path, ...], slug: str, as_json: bool, jobs:
                        f"{result.score:g}/{result.max_score:g}", err=True)
 
     try:
-        warming = _warm_in_background() if obj.early is not None else None
+        if obj.early is not None:
+            _warm_in_background()  # a daemon thread; the first reference waits for its imports
         grade_files(exercise, list(paths), obj.settings(bank), jobs=jobs, on_result=emit,
                     launched=obj.early)
     except SandboxUnavailable as exc:

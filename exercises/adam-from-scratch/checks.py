@@ -22,6 +22,7 @@ float32 implementation never lands on a near-zero first gradient whose rounding 
 the direction of the first update.
 """
 
+
 from __future__ import annotations
 
 import math
@@ -33,105 +34,16 @@ from hypothesis import Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
-from grader.checks import CheckFailed, check
+from grader.checks import check
 from grader.runner import hypothesis_settings
 from grader.sandbox.client import ContractViolation, StudentError
-from grader.wire import WireTensor
 
-RTOL, ATOL = 1e-4, 1e-5
-STEPS_PER_RUN = 15
-
-GRID = (0.5, 1.0, -1.0, 0.0, 2.0, -0.5, 0.25, -2.0, 1.5, -0.25, 0.75, -1.5, 1.25, -0.75,
-        1.75, -1.25, -1.75)
-SHAPES = ((1,), (2,), (3,), (2, 2), (2, 3))
-C_VALUES = (1.0, 0.5, 0.0, -0.5, 2.0)
-LRS = (0.1, 0.01, 0.001)
-BETAS = ((0.9, 0.999), (0.8, 0.99), (0.5, 0.9))
-EPSILONS = (1e-8, 1e-3, 0.1)
-WEIGHT_DECAYS = (0.5, 0.125, 0.015625)
-DEFAULTS = {"lr": 1e-3, "betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.0}
-
-# ----------------------------------------------------------------------------- hints
-BIAS_HINT = ("Adam divides m by 1 - beta1**t and v by 1 - beta2**t, where t counts this "
-             "parameter's own updates so far (1 at its first update, 2 at its second, ...): "
-             "check that t really advances from one step() to the next.")
-FROZEN_STEP_HINT = ("Your parameters match an Adam whose step count t stays at 1: the first update "
-                    "is right, but every later one is bias-corrected as if it were the first. The "
-                    "incremented count must be stored back: with a Python int, "
-                    "`step = state['step']; step += 1` only changes the local name `step`.")
-STEP_AHEAD_HINT = ("Your parameters match an Adam whose step count is one ahead. At the first "
-                   "update of a parameter t must be 1, so that m_hat = m / (1 - beta1) and "
-                   "v_hat = v / (1 - beta2).")
-NO_CORRECTION_HINT = ("Your parameters match Adam without bias correction. m and v start at zero, "
-                      "so Adam divides them by 1 - beta1**t and 1 - beta2**t (t = this parameter's "
-                      "step count, starting at 1); without it the first updates are several times "
-                      "too large.")
-M_ONLY_HINT = ("Your parameters match an Adam that bias-corrects m but not v. Both need it: "
-               "m_hat = m / (1 - beta1**t) and v_hat = v / (1 - beta2**t).")
-BETA1_BOTH_HINT = ("Your parameters match an Adam that uses beta1 in both bias corrections. "
-                   "v is corrected with beta2: v_hat = v / (1 - beta2**t).")
-EPS_SQRT_HINT = ("Your parameters match an Adam that adds eps inside the square root. "
-                 "torch.optim.Adam adds it after: denom = sqrt(v_hat) + eps.")
-EPS_EARLY_HINT = ("Your parameters match an Adam that adds eps to sqrt(v) before the bias "
-                  "correction (the form of TensorFlow and of the paper's 'efficient' variant). "
-                  "torch.optim.Adam adds eps last: denom = sqrt(v) / sqrt(1 - beta2**t) + eps.")
-SHARED_STEP_HINT = ("Your parameters match an Adam whose step count is shared by all parameters "
-                    "and advances at every step() call. Each parameter needs its own count, which "
-                    "advances only when that parameter is updated.")
-NONE_AS_ZERO_HINT = ("Your parameters match an Adam that treats a missing gradient as zeros. "
-                     "torch.optim.Adam skips a parameter whose .grad is None: its value, its "
-                     "moving averages and its step count stay as they are.")
-MISSING_COUNTED_HINT = ("Your parameters match an Adam that counts a step for a parameter whose "
-                        ".grad is None (a step count shared by all parameters, or a missing gradient "
-                        "treated as zeros). torch.optim.Adam skips such a parameter entirely, and each "
-                        "parameter's own count advances only when that parameter is updated.")
-GENERATOR_HINT = ("After its first loop over the parameters, your optimizer no longer sees any of them. "
-                  "`params` may be a generator, such as model.parameters(), which can be iterated "
-                  "only once: store `list(params)` in __init__.")
-SKIP_HINT = ("A parameter whose .grad is None is skipped entirely (no update, and its step count "
-             "does not advance), while a parameter whose .grad holds zeros takes a normal step.")
-NONE_GRAD_ERROR_HINT = ("Some parameters have no gradient (.grad is None) because they were not "
-                        "part of the loss: skip them in step() (`if p.grad is None: continue`).")
-DECOUPLED_HINT = ("Your parameters match decoupled weight decay (AdamW, p *= 1 - lr * weight_decay). "
-                  "torch.optim.Adam uses L2 regularisation: it adds weight_decay * p to the "
-                  "gradient before updating m and v.")
-NO_DECAY_HINT = ("Your parameters match an Adam that ignores weight_decay. torch.optim.Adam adds "
-                 "weight_decay * p to the gradient before updating m and v.")
-DECAY_HINT = ("torch.optim.Adam applies weight decay as L2 regularisation: grad = p.grad + "
-              "weight_decay * p, computed out of place, and then m, v and the update use grad.")
-GRAD_CHANGED_HINT = ("step() must not modify .grad. Compute the decayed gradient out of place, "
-                     "`grad = p.grad + weight_decay * p`, not with `p.grad.add_(...)`.")
-LEAF_HINT = ("Update the parameters in place under torch.no_grad() (`p.add_(...)`, `p.addcdiv_(...)`) "
-             "or through p.data: they must stay the same leaf tensors that require grad.")
-ZERO_GRAD_HINT = ("zero_grad() sets every .grad to None by default; zero_grad(set_to_none=False) "
-                  "fills the existing gradients with zeros instead; a .grad that is None stays None "
-                  "in both cases.")
-ZERO_DIVISION_HINT = ("1 - beta1**t is 0 when t is 0: count the current update before computing the "
-                      "bias corrections, so that t is 1 at the first update of a parameter.")
-IN_PLACE_LEAF_HINT = ("A parameter that requires grad cannot be changed in place while autograd "
-                      "records: update it under `with torch.no_grad():` (or decorate step() with "
-                      "@torch.no_grad()).")
-FIRST_STEP_HINT = ("At the first step, m = (1 - beta1) * g and v = (1 - beta2) * g**2, the bias "
-                   "correction divides them by 1 - beta1 and 1 - beta2, and the update is "
-                   "lr * m_hat / (sqrt(v_hat) + eps): compare each line with this.")
-
-# Mistakes the diagnosis replays, in the order they are tried (first match wins).
-MISTAKES = (
-    ("frozen_step", FROZEN_STEP_HINT),
-    ("shared_step", SHARED_STEP_HINT),
-    ("none_as_zero", NONE_AS_ZERO_HINT),
-    ("step_ahead", STEP_AHEAD_HINT),
-    ("no_correction", NO_CORRECTION_HINT),
-    ("m_correction_only", M_ONLY_HINT),
-    ("beta1_for_both", BETA1_BOTH_HINT),
-    ("eps_inside_sqrt", EPS_SQRT_HINT),
-    ("eps_before_correction", EPS_EARLY_HINT),
-    ("decoupled_weight_decay", DECOUPLED_HINT),
-    ("no_weight_decay", NO_DECAY_HINT),
-    ("used_up_params", GENERATOR_HINT),
-)
-# Two mistakes that the shortest failing runs cannot tell apart get one hint.
-AMBIGUOUS = {frozenset({"shared_step", "none_as_zero"}): MISSING_COUNTED_HINT}
+from .compare import (Diverged, check_grads_kept, compare_grads, compare_params, student_failure,
+                      unreadable, with_diagnosis)
+from .hints import (BIAS_HINT, DECAY_HINT, FIRST_STEP_HINT, NONE_GRAD_ERROR_HINT, SKIP_HINT,
+                    ZERO_GRAD_HINT)
+from .twin import (BETAS, C_VALUES, EPSILONS, GRID, LRS, SHAPES, STEPS_PER_RUN, WEIGHT_DECAYS,
+                   replay)
 
 
 # ----------------------------------------------------------------------------- strategies
@@ -208,321 +120,6 @@ def seeded_grad_changes(rng, count):
     return what
 
 
-# ----------------------------------------------------------------------------- trusted twin
-def adam_kwargs(hyper):
-    kwargs = dict(hyper)
-    if "betas" in kwargs:
-        kwargs["betas"] = tuple(kwargs["betas"])
-    return kwargs
-
-
-def loss_of(params, terms):
-    """The same loss as the driver's: sum of (c * p**2 + d * p).sum() over the terms given."""
-    loss = None
-    for p, term in zip(params, terms):
-        if term is None:
-            continue
-        piece = (term["c"] * p ** 2 + term["d"] * p).sum()
-        loss = piece if loss is None else loss + piece
-    return loss
-
-
-class SimAdam:
-    """Adam written out like torch.optim.Adam (single-tensor path), or with one usual mistake."""
-
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, bug=None):
-        self.params = list(params)
-        if bug == "used_up_params":  # the generator of model.parameters(), kept as given
-            self.params = iter(self.params)
-        self.lr, (self.beta1, self.beta2), self.eps, self.wd = lr, betas, eps, weight_decay
-        self.bug = bug
-        self.state = {}
-        self.calls = 0
-
-    @torch.no_grad()
-    def step(self):
-        self.calls += 1
-        beta1, beta2, bug = self.beta1, self.beta2, self.bug
-        for p in self.params:
-            grad = p.grad
-            if grad is None:
-                if bug != "none_as_zero":
-                    continue
-                grad = torch.zeros_like(p)
-            state = self.state.setdefault(p, {"step": 0, "m": torch.zeros_like(p),
-                                              "v": torch.zeros_like(p)})
-            state["step"] += 1
-            t = {"frozen_step": 1, "shared_step": self.calls,
-                 "step_ahead": state["step"] + 1}.get(bug, state["step"])
-            if self.wd != 0:
-                if bug == "decoupled_weight_decay":
-                    p.mul_(1 - self.lr * self.wd)
-                elif bug != "no_weight_decay":
-                    grad = grad.add(p, alpha=self.wd)
-            state["m"].lerp_(grad, 1 - beta1)
-            state["v"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-            correction1 = 1 - beta1 ** t
-            correction2 = 1 - (beta1 if bug == "beta1_for_both" else beta2) ** t
-            if bug == "no_correction":
-                correction1 = correction2 = 1.0
-            elif bug == "m_correction_only":
-                correction2 = 1.0
-            m, v = state["m"], state["v"]
-            if bug == "eps_inside_sqrt":
-                denom = (v / correction2 + self.eps).sqrt()
-            elif bug == "eps_before_correction":
-                denom = (v.sqrt() + self.eps) / math.sqrt(correction2)
-            else:
-                denom = (v.sqrt() / math.sqrt(correction2)).add_(self.eps)
-            p.addcdiv_(m, denom, value=-self.lr / correction1)
-
-    def zero_grad(self, set_to_none=True):
-        for p in self.params:
-            if p.grad is not None:
-                if set_to_none:
-                    p.grad = None
-                else:
-                    p.grad.zero_()
-
-
-def torch_adam(params, hyper):
-    return torch.optim.Adam(params, **adam_kwargs(hyper))
-
-
-class Trainer:
-    """The trusted twin of the sandbox session: same parameters and losses, a given optimizer."""
-
-    def __init__(self, setup, make_optimizer=torch_adam):
-        self.params = [v.detach().clone().requires_grad_() for v in setup["params"]]
-        self.optimizer = make_optimizer(self.params, setup["hyper"])
-
-    def apply(self, action):
-        kind, argument = action
-        if kind == "backward":
-            loss = loss_of(self.params, argument)
-            if loss is not None:
-                loss.backward()
-        elif kind == "step":
-            self.optimizer.step()
-        elif kind == "zero_grad":
-            if argument is None:
-                self.optimizer.zero_grad()
-            else:
-                self.optimizer.zero_grad(set_to_none=argument)
-        elif kind == "set_grads":
-            for p, what in zip(self.params, argument):
-                if what == "none":
-                    p.grad = None
-                elif what == "zero":
-                    p.grad = torch.zeros_like(p)
-
-    def values(self):
-        return [p.detach() for p in self.params]
-
-    def grads(self, clone=False):
-        return [None if p.grad is None else p.grad.detach().clone() if clone else p.grad.detach()
-                for p in self.params]
-
-
-def replay(actions, make_optimizer=torch_adam):
-    """Run ``actions`` (the first one is ("reset", setup)) on a fresh trusted twin.
-
-    Returns the twin and, per action, what it looked like afterwards: the parameters after a
-    step(), the gradients after a zero_grad(), None after anything else.
-    """
-    trainer = Trainer(actions[0][1], make_optimizer)
-    after = [None]
-    for action in actions[1:]:
-        trainer.apply(action)
-        if action[0] == "step":
-            after.append([v.clone() for v in trainer.values()])
-        elif action[0] == "zero_grad":
-            after.append(trainer.grads(clone=True))
-        else:
-            after.append(None)
-    return trainer, after
-
-
-def close(got, expected):
-    return (tuple(got.shape) == tuple(expected.shape)
-            and bool(torch.allclose(got.double(), expected.double(), rtol=RTOL, atol=ATOL)))
-
-
-def diagnose(actions, observed):
-    """The hint of the usual mistake whose replay ends where the student's Adam did, if any.
-
-    ``observed`` is ``("params", values)`` or ``("grads", gradients)`` at the end of ``actions``.
-    """
-    what, got = observed
-    matches = []
-    for bug, hint in MISTAKES:
-        def make(params, hyper, bug=bug):
-            return SimAdam(params, **{**DEFAULTS, **adam_kwargs(hyper)}, bug=bug)
-        try:
-            twin, _ = replay(actions, make)
-        except (RuntimeError, ValueError, ZeroDivisionError):
-            continue
-        expected = twin.values() if what == "params" else twin.grads()
-        if all(g is None and e is None or g is not None and e is not None and close(g, e)
-               for g, e in zip(got, expected)):
-            matches.append(bug)
-    if not matches:
-        return None
-    return AMBIGUOUS.get(frozenset(matches[:2]), dict(MISTAKES)[matches[0]])
-
-
-# ----------------------------------------------------------------------------- rendering
-def _tensor_text(value):
-    return f"torch.tensor({value.tolist()!r})"
-
-
-def action_text(action):
-    kind, argument = action
-    if kind == "reset":
-        lines = [f"p{i} = torch.tensor({v.tolist()!r}, requires_grad=True)"
-                 for i, v in enumerate(argument["params"])]
-        names = ", ".join(f"p{i}" for i in range(len(argument["params"])))
-        options = "".join(f", {k}={tuple(v) if k == 'betas' else v!r}"
-                          for k, v in argument["hyper"].items())
-        # iter(): the grader passes an iterator that can be used once, like model.parameters().
-        return "; ".join(lines + [f"opt = Adam(iter([{names}]){options})"])
-    if kind == "backward":
-        pieces = []
-        for i, term in enumerate(argument):
-            if term is None:
-                continue
-            linear = f"{_tensor_text(term['d'])} * p{i}"
-            inner = linear if term["c"] == 0 else f"{term['c']!r} * p{i}**2 + {linear}"
-            pieces.append(f"({inner}).sum()")
-        return f"({' + '.join(pieces)}).backward()"
-    if kind == "step":
-        return "opt.step()"
-    if kind == "zero_grad":
-        return "opt.zero_grad()" if argument is None else f"opt.zero_grad(set_to_none={argument})"
-    if kind == "set_grads":
-        parts = [f"p{i}.grad = None" if what == "none" else f"p{i}.grad = torch.zeros_like(p{i})"
-                 for i, what in enumerate(argument) if what != "keep"]
-        return "; ".join(parts)
-    raise ValueError(kind)
-
-
-def steps_text(actions):
-    return "; ".join(action_text(a) for a in actions)
-
-
-# ----------------------------------------------------------------------------- comparisons
-class Diverged(CheckFailed):
-    """A difference found at the end of ``actions``.
-
-    ``kind`` names the sort of failure ("params", "grads", "leaf", "error:TypeError", ...): a
-    shorter sequence replaces this one only if it fails in the same way. ``observed`` is what
-    the student's code showed then, ``("params", values)`` or ``("grads", gradients)``.
-    """
-
-    def __init__(self, message, actions, kind, *, expected=None, got=None, hint=None,
-                 observed=None):
-        super().__init__(message, expected=expected, got=got, hint=hint,
-                         example={"steps": steps_text(actions)})
-        self.actions, self.kind, self.observed = list(actions), kind, observed
-
-
-def _unreadable(actions):
-    return Diverged(f"What your optimizer left after `{action_text(actions[-1])}` could not be "
-                    "read back.", actions, "contract")
-
-
-def _split(flat, shapes):
-    """The tensors of ``shapes`` back from the driver's flat float32 tensor."""
-    sizes = [math.prod(shape) for shape in shapes]
-    if not isinstance(flat, WireTensor) or tuple(flat.shape) != (sum(sizes),):
-        raise TypeError("the flat tensor does not have the expected size")
-    return [piece.reshape(shape) for piece, shape in zip(torch.split(flat.value, sizes), shapes)]
-
-
-def compare_params(actions, reported, expected_values, hint):
-    """The parameters after a step(): same shapes, float32 leaves that require grad, close values."""
-    last = action_text(actions[-1])
-    shapes = [tuple(e.shape) for e in expected_values]
-    for index, expected in enumerate(expected_values):
-        shape, dtype = tuple(reported["shapes"][index]), reported["dtypes"][index]
-        if shape != shapes[index] or dtype != "float32":
-            raise Diverged(f"After `{last}`, p{index} has shape {shape} and dtype {dtype}; it must "
-                           f"keep shape {shapes[index]} and dtype float32.", actions, "leaf",
-                           hint=LEAF_HINT)
-        if not (reported["leaf"][index] is True and reported["requires_grad"][index] is True):
-            raise Diverged(f"After `{last}`, p{index} is no longer a leaf tensor that requires grad.",
-                           actions, "leaf", hint=LEAF_HINT)
-    values = _split(reported["values"], shapes)
-    for index, (got, expected) in enumerate(zip(values, expected_values)):
-        if not close(got, expected):
-            raise Diverged(f"After the last of the steps shown below (`{last}`), p{index} does not "
-                           "match torch.optim.Adam.", actions, "params", expected=expected, got=got,
-                           hint=hint, observed=("params", values))
-
-
-def compare_grads(actions, reported, expected_grads, shapes, *, strict, hint):
-    """The gradients: None where torch has None (``strict``; else None and zeros are alike)."""
-    last = action_text(actions[-1])
-    values = _split(reported["values"], shapes)
-    missing = [flag is True for flag in reported["none"]]
-    if len(missing) != len(shapes):
-        raise TypeError("one None flag per parameter was expected")
-    observed = ("grads", [None if none else value for none, value in zip(missing, values)])
-    for index, (none, got, expected) in enumerate(zip(missing, values, expected_grads)):
-        if strict and none != (expected is None):
-            should = ("None" if expected is None else
-                      "a tensor of zeros" if not bool(expected.any()) else "a tensor")
-            raise Diverged(f"After `{last}`, p{index}.grad should be {should}, but it is "
-                           f"{'None' if none else 'a tensor'}.", actions, "grads",
-                           expected=expected, got=None if none else got, hint=hint,
-                           observed=observed)
-        exp_t = torch.zeros(shapes[index]) if expected is None else expected
-        if not close(got, exp_t):
-            raise Diverged(f"After `{last}`, p{index}.grad does not hold the expected values.",
-                           actions, "grads", expected=exp_t, got=got, hint=hint,
-                           observed=observed)
-
-
-def check_grads_kept(actions, changed, count):
-    """step() reads the gradients and leaves them as they were."""
-    if not isinstance(changed, list) or len(changed) != count:
-        raise TypeError("one flag per parameter was expected")
-    for index, flag in enumerate(changed):
-        if flag is not False:
-            raise Diverged(f"`{action_text(actions[-1])}` changed p{index}.grad: step() must read "
-                           "the gradients, not modify them.", actions, "grads_changed",
-                           hint=GRAD_CHANGED_HINT)
-
-
-def student_failure(exc, actions, hint, none_hint=NONE_GRAD_ERROR_HINT):
-    """The student's code raised (or broke the contract) during ``actions``: fail with the steps."""
-    if isinstance(exc, StudentError):
-        message = f"Your code raised {exc.type_name}: {exc.message}"
-        if exc.traceback:
-            message += f"\n{exc.traceback}"
-        text = f"{exc.type_name}: {exc.message}"
-        if "NoneType" in text:
-            hint = none_hint
-        elif "ZeroDivisionError" in text:
-            hint = ZERO_DIVISION_HINT
-        elif "leaf Variable that requires grad" in text:
-            hint = IN_PLACE_LEAF_HINT
-        return Diverged(message, actions, f"error:{exc.type_name}", hint=hint)
-    sentence = str(exc).strip()  # the driver's own, complete sentence
-    return Diverged(sentence if sentence.endswith(".") else sentence + ".", actions, "contract",
-                    hint=hint)
-
-
-def with_diagnosis(failure):
-    """``failure`` with the hint of the usual mistake its numbers match, if one does."""
-    hint = diagnose(failure.actions, failure.observed) if failure.observed is not None else None
-    if hint is None:
-        return failure
-    diagnosed = CheckFailed(failure.message, hint=hint, example=failure.example)
-    diagnosed.expected, diagnosed.got = failure.expected, failure.got
-    return diagnosed
-
-
 # ----------------------------------------------------------------------------- runs
 class Spec:
     """What a kind of run looks like and how it is judged; the state machines refine it."""
@@ -556,7 +153,7 @@ def run_actions(sub, spec, actions):
             reached = len(actions) - 1
         return student_failure(exc, actions[:reached + 1], spec.hint, spec.none_hint)
     if not isinstance(reports, list) or len(reports) != len(actions) - 1:
-        return _unreadable(actions)
+        return unreadable(actions)
     shapes = [tuple(p.shape) for p in setup["params"]]
     done = actions
     try:
@@ -572,7 +169,7 @@ def run_actions(sub, spec, actions):
     except Diverged as failure:
         return failure
     except (TypeError, KeyError, IndexError, AttributeError, RuntimeError):
-        return _unreadable(done)
+        return unreadable(done)
     return None
 
 
@@ -800,3 +397,4 @@ def zero_grad_sets_to_none_or_zero(sub):
        hint=DECAY_HINT)
 def applies_weight_decay_like_torch(sub, problem):
     one_step(sub, problem, DECAY_HINT)
+

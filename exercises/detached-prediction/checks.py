@@ -5,7 +5,6 @@ data; the reference steps run here with real torch.optim.
 """
 
 import torch
-from hypothesis import strategies as st
 
 from grader.checks import CheckFailed, check, expect_close
 from grader.strategies import mse_step, reference_model, training_setups
