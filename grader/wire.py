@@ -55,6 +55,8 @@ _requires_grad = _TensorBase.requires_grad.__get__
 _is_leaf = _TensorBase.is_leaf.__get__
 _grad = _TensorBase.grad.__get__
 _grad_fn = _TensorBase.grad_fn.__get__
+_clone = _TensorBase.clone
+_untyped_storage = _TensorBase.untyped_storage
 
 
 class WireError(ValueError):
@@ -85,6 +87,28 @@ class WireTensor:
 
 
 # ----------------------------------------------------------------------------- encoding
+def describe(t: torch.Tensor, *, grad: bool = True, storage: bool = False,
+             copy: bool = False) -> WireTensor:
+    """A tensor with what autograd says about it, read through the immutable base class.
+
+    ``grad``: include ``.grad`` (leaf tensors only); ``storage``: include the storage address,
+    for "was it updated in place?"; ``copy``: snapshot the values (a driver reporting a tensor
+    that training will change afterwards) instead of sharing them until the frame is encoded.
+    """
+    leaf = bool(_is_leaf(t))
+    gradient = _grad(t) if leaf and grad else None
+    fn = _grad_fn(t)
+    values = _detach(t)
+    return WireTensor(
+        value=_clone(values) if copy else values,
+        requires_grad=bool(_requires_grad(t)),
+        is_leaf=leaf,
+        grad=describe(gradient, copy=copy) if isinstance(gradient, _Tensor) else None,
+        grad_fn=type(fn).__name__ if fn is not None else None,
+        storage=_untyped_storage(t).data_ptr() if storage else None,
+    )
+
+
 def encode_frame(kind: str, msg_id: int, body: Any) -> bytes:
     """Encode ``body`` (plain data and tensors) into one frame."""
     buffers: list[bytes] = []
@@ -114,9 +138,9 @@ def _to_plain(value: Any, buffers: list[bytes], depth: int) -> Any:
     if isinstance(value, float):
         return float(value)
     if isinstance(value, WireTensor):
-        return _tensor_to_plain(value.value, buffers, depth, meta=value)
-    if isinstance(value, _Tensor):
         return _tensor_to_plain(value, buffers, depth)
+    if isinstance(value, _Tensor):
+        return _tensor_to_plain(describe(value), buffers, depth)
     if isinstance(value, (list, tuple)):
         if len(value) > MAX_ITEMS:
             raise WireError("list exceeds the item cap")
@@ -130,9 +154,8 @@ def _to_plain(value: Any, buffers: list[bytes], depth: int) -> Any:
     raise WireError(f"cannot send a value of type {type(value).__name__}")
 
 
-def _tensor_to_plain(t: torch.Tensor, buffers: list[bytes], depth: int,
-                     meta: WireTensor | None = None) -> dict:
-    data = _detach(t)
+def _tensor_to_plain(meta: WireTensor, buffers: list[bytes], depth: int) -> dict:
+    data = _detach(meta.value)
     dtype = _DTYPE_NAMES.get(data.dtype)
     if dtype is None:
         raise WireError(f"unsupported tensor dtype {data.dtype}")
@@ -142,17 +165,11 @@ def _tensor_to_plain(t: torch.Tensor, buffers: list[bytes], depth: int,
     if raw.dtype is torch.bfloat16:
         raw = raw.view(torch.int16)
     buffers.append(raw.numpy().tobytes())
-    if meta is not None:
-        grad = meta.grad
-        info = {"requires_grad": meta.requires_grad, "is_leaf": meta.is_leaf,
-                "grad_fn": meta.grad_fn, "storage": meta.storage}
-    else:
-        leaf, needs_grad, fn = bool(_is_leaf(t)), bool(_requires_grad(t)), _grad_fn(t)
-        grad = _grad(t) if leaf else None
-        info = {"requires_grad": needs_grad, "is_leaf": leaf,
-                "grad_fn": type(fn).__name__ if fn is not None else None, "storage": None}
-    info.update(buffer=len(buffers) - 1, dtype=dtype, shape=list(data.shape),
-                grad=_to_plain(grad, buffers, depth + 1) if grad is not None else None)
+    grad = meta.grad
+    info = {"requires_grad": meta.requires_grad, "is_leaf": meta.is_leaf,
+            "grad_fn": meta.grad_fn, "storage": meta.storage,
+            "buffer": len(buffers) - 1, "dtype": dtype, "shape": list(data.shape),
+            "grad": _to_plain(grad, buffers, depth + 1) if grad is not None else None}
     return {"__tensor__": info}
 
 

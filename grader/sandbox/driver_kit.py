@@ -20,17 +20,12 @@ from typing import Any, Iterator
 import torch
 
 from grader import specs
-from grader.wire import WireTensor
+from grader.wire import WireTensor, describe
 
 _Tensor = torch.Tensor
 _TensorBase = torch._C.TensorBase
-_is_leaf = _TensorBase.is_leaf.__get__
-_requires_grad = _TensorBase.requires_grad.__get__
-_grad = _TensorBase.grad.__get__
-_grad_fn = _TensorBase.grad_fn.__get__
 _detach = _TensorBase.detach
 _clone = _TensorBase.clone
-_untyped_storage = _TensorBase.untyped_storage
 
 
 class ContractViolation(Exception):
@@ -42,18 +37,7 @@ def tensor_report(value: Any, what: str, storage: bool = False, grad: bool = Tru
     ``.grad`` unless ``grad=False``: each reported tensor costs ~20 us on the wire)."""
     if not isinstance(value, _Tensor):
         raise ContractViolation(f"{what} must be a torch.Tensor, not {type(value).__name__}")
-    leaf = bool(_is_leaf(value))
-    with_grad = grad
-    grad = _grad(value) if leaf and with_grad else None
-    fn = _grad_fn(value)
-    return WireTensor(
-        value=_clone(_detach(value)),
-        requires_grad=bool(_requires_grad(value)),
-        is_leaf=leaf,
-        grad=tensor_report(grad, f"{what}.grad") if isinstance(grad, _Tensor) else None,
-        grad_fn=type(fn).__name__ if fn is not None else None,
-        storage=_untyped_storage(value).data_ptr() if storage else None,
-    )
+    return describe(value, grad=grad, storage=storage, copy=True)
 
 
 def snapshot(value: torch.Tensor) -> torch.Tensor:
