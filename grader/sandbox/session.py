@@ -1,6 +1,6 @@
 """One confined child holding one imported submission, seen from the trusted side.
 
-``Session.call()`` (or ``begin()`` then ``finish()``) sends one plain-data request and
+``Session.begin()`` sends one plain-data request and ``finish()`` reads and
 validates the reply. Every way a child can misbehave maps to an exception the grading code
 turns into a verdict:
 
@@ -78,10 +78,6 @@ class Session:
             self._die(Verdict.INVALID_REPLY, f"unexpected {kind!r} reply while loading")
         return body
 
-    def call(self, fn: str, args: dict[str, Any], deadline: float, seed: int = 0) -> Any:
-        self.begin(fn, args, deadline, seed)
-        return self.finish(deadline)
-
     def begin(self, fn: str, args: dict[str, Any], deadline: float, seed: int = 0) -> None:
         """Send a call without waiting: the trusted side can compute its reference meanwhile."""
         if not self.alive:
@@ -129,10 +125,12 @@ class Session:
             self._die(*self._death_verdict())
         except wire.WireError as exc:
             self._die(Verdict.INVALID_REPLY, f"invalid reply from submission: {exc}")
+        if header["kind"] == "setup-error":  # sent with id 0, before any request was read
+            body = header["body"]
+            detail = body.get("message") if isinstance(body, dict) else body
+            self._die(Verdict.CRASHED, f"the sandbox could not be set up: {detail}")
         if header["id"] != self._next_id:
             self._die(Verdict.INVALID_REPLY, "invalid reply from submission: it answered out of turn")
-        if header["kind"] == "setup-error":
-            self._die(Verdict.CRASHED, f"the sandbox could not be set up: {header['body']}")
         try:
             return header["kind"], wire.decode_body(header, buffers)
         except wire.WireError as exc:

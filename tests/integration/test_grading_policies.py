@@ -154,3 +154,14 @@ def test_the_grader_recovers_when_the_fork_server_dies(bank):
         os.kill(box._proc.pid, signal.SIGKILL)
         box._proc.wait()
         assert grade_submission(exercise, solution, box).score == 10
+
+
+def test_a_layer_that_fails_in_the_child_is_named_in_the_verdict(sandbox):
+    from grader.sandbox.client import LoadRequest, SandboxVerdict
+    from grader.sandbox.layers import Limits
+
+    impossible = Limits(max_open_files=2**40)  # above fs.nr_open: setrlimit refuses it
+    with pytest.raises(SandboxVerdict) as failure:
+        sandbox.open(LoadRequest("", "x = 1\n", "s.py", {}), 10.0, impossible)
+    assert failure.value.verdict is Verdict.CRASHED
+    assert "sandbox layer 'rlimits' failed" in failure.value.message
