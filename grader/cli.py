@@ -114,8 +114,7 @@ def main(ctx: click.Context, bank_path: str | None, unsafe_sandbox: bool) -> Non
 @click.pass_obj
 def exercises(obj: Context) -> None:
     """List the exercises in the bank."""
-    bank = obj.bank()
-    for exercise in bank.exercises():
+    for exercise in _chosen(obj.bank(), ()):
         click.echo(f"{exercise.slug:<32} {exercise.points:>4g} pts  {exercise.title}")
         click.echo(f"{'':<32}           {exercise.summary}")
 
@@ -276,7 +275,8 @@ def bench(obj: Context, slugs: tuple[str, ...], submissions: int, jobs: int, as_
     from grader.bench import format_table, run_bench
 
     bank = obj.bank()
-    figures = run_bench(bank, list(slugs) or bank.slugs(), submissions, jobs, unsafe=obj.unsafe,
+    chosen = [exercise.slug for exercise in _chosen(bank, slugs)]
+    figures = run_bench(bank, chosen, submissions, jobs, unsafe=obj.unsafe,
                         log=lambda m: click.echo(m, err=True))
     click.echo(json.dumps(figures, indent=2) if as_json else format_table(figures))
 

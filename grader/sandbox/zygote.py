@@ -24,6 +24,7 @@ import socket
 import sys
 import tempfile
 import time
+import warnings
 from typing import Any
 
 MAX_REQUEST = 1 << 16
@@ -45,9 +46,8 @@ def warm_up() -> None:
     x = torch.ones(3, requires_grad=True)
     torch.nn.MSELoss()(x, x.detach())
     torch.randn(2, 2).clamp(min=0) @ torch.rand(2, 2)
-    warnings_module = __import__("warnings")
-    with warnings_module.catch_warnings():
-        warnings_module.simplefilter("ignore")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         try:  # matplotlib is optional for grading, but notebooks that plot must still grade
             import matplotlib
 

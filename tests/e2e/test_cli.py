@@ -153,6 +153,21 @@ def test_no_bank_here_is_a_helpful_error(tmp_path):
     assert run.returncode != 0 and "GRADER_BANK" in run.stderr and "Traceback" not in run.stderr
 
 
+@pytest.mark.parametrize("command", [["exercises"], ["check"], ["release", "--out", "rel"],
+                                     ["bench", "-n", "2", "-e", "x"]])
+def test_a_malformed_exercise_toml_is_a_clear_error(tmp_path, command):
+    (tmp_path / "exercises" / "x").mkdir(parents=True)
+    (tmp_path / "exercises" / "x" / "exercise.toml").write_text('title = "unterminated\n')
+    run = grader(*command, cwd=tmp_path)
+    assert run.returncode != 0 and "not valid TOML" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_bench_names_an_unknown_exercise_instead_of_failing():
+    run = grader("bench", "-e", "no-such-exercise")
+    assert run.returncode != 0 and "unknown exercise 'no-such-exercise'" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
 def test_doctor_reports_every_sandbox_layer_active():
     run = grader("doctor")
     assert run.returncode == 0, run.stdout
