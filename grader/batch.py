@@ -7,10 +7,11 @@ plain dicts.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from grader.bank import Exercise
 from grader.grading import grade_submission
@@ -41,14 +42,23 @@ def grade_files(exercise: Exercise, paths: list[Path], settings: SandboxSettings
                 results.append(grade_path(exercise, path, sandbox))
                 on_result(results[-1])
         return results
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(jobs, len(paths)), mp_context=context,
-                             initializer=_start_worker,
-                             initargs=(str(exercise.folder.parent.parent), exercise.slug, settings)) as pool:
-        for data in pool.map(_grade_in_worker, [str(p) for p in paths]):
-            results.append(GradeResult.from_dict(data))
-            on_result(results[-1])
+    with worker_pool(exercise, settings, min(jobs, len(paths))) as grade_all:
+        for result in grade_all(paths):
+            results.append(result)
+            on_result(result)
     return results
+
+
+@contextlib.contextmanager
+def worker_pool(exercise: Exercise, settings: SandboxSettings,
+                jobs: int) -> Iterator[Callable[[list[Path]], Iterator[GradeResult]]]:
+    """``jobs`` worker processes, each with its own fork server. Yields a function that grades
+    a list of paths across them and returns the results in input order, as they complete."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_start_worker,
+                             initargs=(str(exercise.folder.parent.parent), exercise.slug, settings)) as pool:
+        yield lambda paths: (GradeResult.from_dict(data)
+                             for data in pool.map(_grade_in_worker, [str(p) for p in paths]))
 
 
 def _start_worker(bank_root: str, slug: str, settings: SandboxSettings) -> None:

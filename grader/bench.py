@@ -14,10 +14,8 @@ Figures are reported as ratios to the lower bound, so they compare across machin
 
 from __future__ import annotations
 
-import multiprocessing
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any, Callable
 
 from grader import batch
@@ -74,16 +72,12 @@ def child_round_trip(exercise: Exercise, sandbox: Sandbox, repeat: int) -> list[
 
 
 def throughput(exercise: Exercise, settings: SandboxSettings, submissions: int, jobs: int) -> float:
-    paths = [str(exercise.solution)] * submissions
-    context = multiprocessing.get_context("spawn")
-    root = str(exercise.folder.parent.parent)
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=batch._start_worker,
-                             initargs=(root, exercise.slug, settings)) as pool:
-        list(pool.map(batch._grade_in_worker, [paths[0]] * (2 * jobs)))  # start and warm every worker
+    with batch.worker_pool(exercise, settings, jobs) as grade_all:
+        list(grade_all([exercise.solution] * (2 * jobs)))  # start and warm every worker
         started = time.perf_counter()
-        results = list(pool.map(batch._grade_in_worker, paths))
+        results = list(grade_all([exercise.solution] * submissions))
         elapsed = time.perf_counter() - started
-    assert all(r["score"] == exercise.points for r in results)
+    assert all(r.score == exercise.points for r in results)
     return submissions / elapsed
 
 
