@@ -4,7 +4,7 @@ A check is a property of the student's code, run in the trusted process. Its fun
 receives a ``sub`` handle plus values drawn by hypothesis from the strategies given to
 ``@check``; ``sub.call("run_<name>", **args)`` asks the exercise driver, inside the
 sandbox, to run the student's code on those arguments and returns what it reported
-(tensors arrive as :class:`grader.wire.WireTensor`). The check computes its own reference
+(tensors arrive as :class:`grader.sandbox.wire.WireTensor`). The check computes its own reference
 with real torch in this process and raises :class:`CheckFailed` when the answer is wrong.
 
     @check(points=4, description="...", hint="...", examples=25, problem=problems())
@@ -23,7 +23,7 @@ from typing import Any, Callable, Protocol
 import torch
 from hypothesis.strategies import SearchStrategy
 
-from grader.wire import WireTensor
+from grader.sandbox.wire import WireTensor
 
 
 class PendingResult(Protocol):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.bank import Bank
+from grader.engine.bank import Bank
 from grader.sandbox.client import Sandbox, SandboxSettings
 
 ROOT = Path(__file__).resolve().parents[1]

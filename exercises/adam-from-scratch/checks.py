@@ -35,7 +35,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
 from grader.checks import check
-from grader.runner import hypothesis_settings
+from grader.engine.runner import hypothesis_settings
 from grader.sandbox.client import ContractViolation, StudentError
 
 from .compare import (Diverged, check_grads_kept, compare_grads, compare_params, student_failure,

@@ -8,7 +8,7 @@ import torch
 
 from grader.checks import CheckFailed
 from grader.sandbox.client import StudentError
-from grader.wire import WireTensor
+from grader.sandbox.wire import WireTensor
 
 from .hints import (GRAD_CHANGED_HINT, IN_PLACE_LEAF_HINT, LEAF_HINT, NONE_GRAD_ERROR_HINT,
                     ZERO_DIVISION_HINT)

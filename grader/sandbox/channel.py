@@ -1,7 +1,7 @@
 """Frames over a connected Unix stream socket, with a deadline on every read.
 
 The trusted side never blocks on the sandbox: every receive has a deadline, and the
-caps in :mod:`grader.wire` are checked on the header before its payload is read (at most
+caps in :mod:`grader.sandbox.wire` are checked on the header before its payload is read (at most
 64 KiB beyond a frame is read ahead).
 """
 
@@ -12,7 +12,7 @@ import socket
 import time
 from typing import Any
 
-from grader import wire
+from grader.sandbox import wire
 
 
 class ChannelClosed(EOFError):

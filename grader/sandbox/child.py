@@ -23,7 +23,7 @@ from typing import Any, NoReturn
 
 import torch
 
-from grader import wire
+from grader.sandbox import wire
 from grader.sandbox import driver_kit, layers
 from grader.sandbox.channel import Channel
 

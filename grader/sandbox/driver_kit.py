@@ -20,7 +20,7 @@ from typing import Any, Iterator
 import torch
 
 from grader import specs
-from grader.wire import WireTensor, describe
+from grader.sandbox.wire import WireTensor, describe
 
 _Tensor = torch.Tensor
 _TensorBase = torch._C.TensorBase

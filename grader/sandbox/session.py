@@ -20,8 +20,8 @@ import socket
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-from grader import wire
-from grader.results import Verdict
+from grader.sandbox import wire
+from grader.engine.results import Verdict
 from grader.sandbox.channel import Channel, ChannelClosed, ChannelTimeout
 
 if TYPE_CHECKING:

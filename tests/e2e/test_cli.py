@@ -19,7 +19,7 @@ VERDICTS = {"passed", "failed", "error", "timeout", "memory", "crashed", "invali
 
 
 def grader(*args: str, cwd: Path = ROOT, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "grader.cli", *args], cwd=cwd, env=env,
+    return subprocess.run([sys.executable, "-m", "grader", *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
 
 

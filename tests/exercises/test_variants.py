@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from grader.grading import grade_submission
-from grader.source import read_submission
+from grader.engine.grading import grade_submission
+from grader.engine.source import read_submission
 
 HERE = Path(__file__).parent
 SLUGS = sorted(p.name.replace("_", "-") for p in HERE.iterdir() if p.is_dir() and not p.name.startswith("__"))

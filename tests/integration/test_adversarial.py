@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.grading import grade_submission
-from grader.results import Verdict
-from grader.source import SubmissionSource
+from grader.engine.grading import grade_submission
+from grader.engine.results import Verdict
+from grader.engine.source import SubmissionSource
 
 SLUG = "none-grad-after-rebinding"
 SECRET = f"grader-secret-{uuid.uuid4().hex}"
@@ -263,7 +263,7 @@ def test_monkeypatching_the_driver_helpers_cannot_raise_the_score(grade, exercis
         kit = sys.modules["grader.sandbox.driver_kit"]
         kit.tensor_report = lambda value, what, storage=False: None
         kit.snapshot = lambda value: value
-        sys.modules["grader.wire"].encode_frame = lambda *a, **k: b"forged"
+        sys.modules["grader.sandbox.wire"].encode_frame = lambda *a, **k: b"forged"
     """))
     assert patched.score <= baseline
 
@@ -298,7 +298,7 @@ def test_a_forged_reply_on_the_channel_is_an_invalid_reply(grade):
 def test_a_well_formed_forged_reply_cannot_claim_a_pass(grade):
     result = grade(CORRECT_FIT + textwrap.dedent("""
         import os, stat, sys, torch
-        wire = sys.modules["grader.wire"]
+        wire = sys.modules["grader.sandbox.wire"]
         _fit = fit
         def fit(*args):
             fake = {"w": torch.tensor([5.109], requires_grad=True), "b": torch.tensor([2.248]),

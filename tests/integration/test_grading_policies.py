@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from grader.bank import Bank
+from grader.engine.bank import Bank
 from grader.checks import check, expect
-from grader.grading import FORBIDDEN_CHECK, SandboxedSubmission, grade_submission
-from grader.results import Verdict
-from grader.runner import run_check
+from grader.engine.grading import FORBIDDEN_CHECK, SandboxedSubmission, grade_submission
+from grader.engine.results import Verdict
+from grader.engine.runner import run_check
 from grader.sandbox.client import Sandbox, SandboxSettings, SandboxUnavailable
 from grader.sandbox.layers import LayerStatus
-from grader.source import SubmissionSource, read_submission
+from grader.engine.source import SubmissionSource, read_submission
 
 ROOT = Path(__file__).resolve().parents[2]
 SLUG = "none-grad-after-rebinding"

@@ -1,4 +1,4 @@
-"""grader.bank and the sandbox-free parts of grader.validate, on a tiny bank in tmp_path."""
+"""grader.engine.bank and the sandbox-free parts of grader.engine.validate, on a tiny bank in tmp_path."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from grader.bank import REQUIRED_FILES, Bank, BankError
-from grader.notebooks import stub_to_notebook
-from grader.validate import metadata_problems, notebook_problems
+from grader.engine.bank import REQUIRED_FILES, Bank, BankError
+from grader.engine.notebooks import stub_to_notebook
+from grader.engine.validate import metadata_problems, notebook_problems
 
 SLUG = "adds-one"
 

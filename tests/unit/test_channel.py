@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from grader import wire
+from grader.sandbox import wire
 from grader.sandbox.channel import Channel, ChannelClosed, ChannelTimeout
 
 

@@ -9,7 +9,7 @@ import torch
 from hypothesis import strategies as st
 
 from grader.checks import CheckFailed, check, expect, expect_close, expect_tensor, fmt, render_example
-from grader.wire import WireTensor
+from grader.sandbox.wire import WireTensor
 
 NAN = float("nan")
 

@@ -1,4 +1,4 @@
-"""grader.notebooks: percent-format stubs to notebooks, and submitted notebooks to source."""
+"""grader.engine.notebooks: percent-format stubs to notebooks, and submitted notebooks to source."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from nbformat import v4
 
-from grader.notebooks import (IPYTHON_SHIM, NotebookError, notebook_to_source, split_percent_cells,
+from grader.engine.notebooks import (IPYTHON_SHIM, NotebookError, notebook_to_source, split_percent_cells,
                               stub_to_notebook)
 
 STUB = textwrap.dedent('''\

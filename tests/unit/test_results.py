@@ -1,4 +1,4 @@
-"""grader.results: the result model is plain, JSON-serialisable data."""
+"""grader.engine.results: the result model is plain, JSON-serialisable data."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from grader.results import CheckResult, GradeResult, Verdict
+from grader.engine.results import CheckResult, GradeResult, Verdict
 
 
 def check_result(name="fits", verdict=Verdict.PASSED, **overrides) -> CheckResult:

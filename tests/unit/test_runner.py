@@ -1,4 +1,4 @@
-"""grader.runner.run_check against an in-process fake submission (no sandbox)."""
+"""grader.engine.runner.run_check against an in-process fake submission (no sandbox)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import strategies as st
 
 from grader.checks import CheckFailed, check, expect
-from grader.results import Verdict
-from grader.runner import run_check
+from grader.engine.results import Verdict
+from grader.engine.runner import run_check
 from grader.sandbox.client import ContractViolation, SandboxVerdict, StudentError
 
 

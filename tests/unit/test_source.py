@@ -1,4 +1,4 @@
-"""grader.source: every unreadable submission becomes a SubmissionError a student can act on."""
+"""grader.engine.source: every unreadable submission becomes a SubmissionError a student can act on."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from nbformat import v4
 
-from grader.source import MAX_SUBMISSION_BYTES, SubmissionError, parse_submission, read_submission
+from grader.engine.source import MAX_SUBMISSION_BYTES, SubmissionError, parse_submission, read_submission
 
 
 def notebook_bytes(*cells: str) -> bytes:

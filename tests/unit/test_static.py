@@ -1,4 +1,4 @@
-"""grader.static.find_forbidden: forbidden APIs found through imports, aliases and lookups."""
+"""grader.engine.static.find_forbidden: forbidden APIs found through imports, aliases and lookups."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import textwrap
 
 import pytest
 
-from grader.static import Finding, find_forbidden
+from grader.engine.static import Finding, find_forbidden
 
 OPTIM = ["torch.optim"]
 

@@ -1,4 +1,4 @@
-"""grader.wire: round trips, and the decoder's validation of untrusted frames."""
+"""grader.sandbox.wire: round trips, and the decoder's validation of untrusted frames."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from grader import wire
-from grader.wire import MAX_DEPTH, MAX_HEADER_BYTES, MAX_TENSOR_ELEMENTS, WireError, WireTensor
+from grader.sandbox import wire
+from grader.sandbox.wire import MAX_DEPTH, MAX_HEADER_BYTES, MAX_TENSOR_ELEMENTS, WireError, WireTensor
 
 FUZZ = settings(max_examples=300, derandomize=True, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -8,8 +8,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from grader.bank import Exercise
-from grader.notebooks import stub_to_notebook
+from grader.engine.bank import Exercise
+from grader.engine.notebooks import stub_to_notebook
 
 BUNDLE_FILES = ("README.md", "stub.py", "stub.ipynb")
 

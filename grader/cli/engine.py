@@ -1,8 +1,4 @@
-"""The ``grader`` command line: thin commands over the services in this package.
-
-Heavy modules (torch, hypothesis) are imported inside the commands, after the commands that
-grade have launched the fork server: its ``import torch`` then overlaps with ours.
-"""
+"""Engine commands: check, grade, exercises, release, doctor, bench."""
 
 from __future__ import annotations
 
@@ -10,104 +6,10 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-from grader.sandbox import launcher
-
-if TYPE_CHECKING:
-    import threading
-
-    from grader.bank import Bank
-    from grader.sandbox.client import Sandbox, SandboxSettings
-
-EXIT_PROBLEMS = 1
-EXIT_USAGE = 2
-EXIT_SANDBOX = 3
-
-
-class Context:
-    def __init__(self, bank_path: str | None, unsafe: bool):
-        self.bank_path, self.unsafe = bank_path, unsafe
-        self.early: launcher.LaunchedZygote | None = None
-
-    def launch_early(self) -> None:
-        """Start the fork server now, so it warms up while this process imports torch."""
-        self.early = launcher.launch()
-
-    def bank(self) -> "Bank":
-        from grader.bank import Bank, BankError
-
-        try:
-            return Bank.locate({"GRADER_BANK": self.bank_path} if self.bank_path else None)
-        except BankError as exc:
-            raise click.ClickException(str(exc)) from None
-
-    def settings(self, bank: "Bank") -> "SandboxSettings":
-        """The sandbox must never be able to read the bank's solutions or checks."""
-        from grader.sandbox.client import SandboxSettings
-
-        return SandboxSettings(unsafe=self.unsafe,
-                               forbidden_paths=(str(bank.solutions_dir), str(bank.exercises_dir)))
-
-    def sandbox(self, bank: "Bank") -> "Sandbox":
-        from grader.sandbox.client import Sandbox, SandboxUnavailable
-
-        settings = self.settings(bank)
-        if self.unsafe:
-            click.secho("WARNING: --unsafe-sandbox: student code may run without some "
-                        "sandbox layers. Never use this for real submissions.", fg="red",
-                        err=True, bold=True)
-        early, self.early = self.early, None
-        warming = _warm_in_background() if early is not None else None
-        try:
-            return Sandbox(settings, launched=early).start()
-        except SandboxUnavailable as exc:
-            click.secho(f"error: {exc}", fg="red", err=True)
-            sys.exit(EXIT_SANDBOX)
-        finally:
-            if warming is not None:
-                warming.join()
-
-
-def _warm_in_background() -> "threading.Thread":
-    """Warm torch.optim in this process (its first step imports ~800 modules) on a thread,
-    while the main thread waits for the fork server: the first reference is then fast."""
-    import threading
-
-    from grader.specs import exercise_torch
-
-    thread = threading.Thread(target=exercise_torch, name="warm-torch", daemon=True)
-    thread.start()
-    return thread
-
-
-def _chosen(bank: "Bank", slugs: tuple[str, ...]) -> list:
-    from grader.bank import BankError
-
-    try:
-        return bank.exercises(list(slugs) or None)
-    except BankError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--bank", "bank_path", envvar="GRADER_BANK", metavar="DIR",
-              help="Folder holding exercises/ and solutions/ (default: the current directory).")
-@click.option("--unsafe-sandbox", is_flag=True,
-              help="Grade even if a sandbox layer is unavailable. For development on odd kernels only.")
-@click.pass_context
-def main(ctx: click.Context, bank_path: str | None, unsafe_sandbox: bool) -> None:
-    """Grade PyTorch autograd exercises with property checks against sandboxed student code.
-
-    \b
-    Typical use:
-      grader doctor                                  # is the sandbox complete on this machine?
-      grader check                                   # validate the whole exercise bank
-      grader grade fix.py --exercise none-grad-after-rebinding
-    """
-    ctx.obj = Context(bank_path, unsafe_sandbox)
+from grader.cli.base import EXIT_PROBLEMS, EXIT_SANDBOX, Context, _chosen, main, warm_in_background
 
 
 @main.command()
@@ -130,7 +32,7 @@ def check(obj: Context, slugs: tuple[str, ...]) -> None:
     complete and stub.ipynb in sync with stub.py. Exits 1 with a list of problems otherwise.
     """
     obj.launch_early()
-    from grader.validate import check_bank
+    from grader.engine.validate import check_bank
 
     bank = obj.bank()
     chosen = _chosen(bank, slugs)
@@ -172,9 +74,9 @@ def grade(obj: Context, paths: tuple[Path, ...], slug: str, as_json: bool, jobs:
     """Grade PATH... (.py or .ipynb) against an exercise."""
     if jobs == 1:
         obj.launch_early()
-    from grader.bank import BankError
-    from grader.batch import grade_files
-    from grader.report import format_grade
+    from grader.engine.bank import BankError
+    from grader.engine.batch import grade_files
+    from grader.engine.report import format_grade
     from grader.sandbox.client import SandboxUnavailable
 
     bank = obj.bank()
@@ -198,7 +100,7 @@ def grade(obj: Context, paths: tuple[Path, ...], slug: str, as_json: bool, jobs:
 
     try:
         if obj.early is not None:
-            _warm_in_background()  # a daemon thread; the first reference waits for its imports
+            warm_in_background()  # a daemon thread; the first reference waits for its imports
         grade_files(exercise, list(paths), obj.settings(bank), jobs=jobs, on_result=emit,
                     launched=obj.early)
     except SandboxUnavailable as exc:
@@ -215,7 +117,7 @@ def grade(obj: Context, paths: tuple[Path, ...], slug: str, as_json: bool, jobs:
 @click.pass_obj
 def release(obj: Context, slugs: tuple[str, ...], out: Path, update_bank: bool) -> None:
     """Write the student bundles: statement, stub.py and its notebook (never solutions)."""
-    from grader.release import update_bank_notebook, write_bundle
+    from grader.engine.release import update_bank_notebook, write_bundle
 
     chosen = _chosen(obj.bank(), slugs)
     for exercise in chosen:
@@ -232,7 +134,7 @@ def doctor(obj: Context) -> None:
     import hypothesis
     import torch
 
-    from grader.bank import Bank, BankError
+    from grader.engine.bank import Bank, BankError
     from grader.sandbox.client import Sandbox, SandboxSettings, SandboxUnavailable
 
     click.echo(f"python {sys.version.split()[0]}, torch {torch.__version__}, "
@@ -272,7 +174,7 @@ def doctor(obj: Context) -> None:
 @click.pass_obj
 def bench(obj: Context, slugs: tuple[str, ...], submissions: int, jobs: int, as_json: bool) -> None:
     """Measure latency and throughput against the in-process lower bound, in one run."""
-    from grader.bench import format_table, run_bench
+    from grader.engine.bench import format_table, run_bench
 
     bank = obj.bank()
     chosen = [exercise.slug for exercise in _chosen(bank, slugs)]
@@ -280,6 +182,3 @@ def bench(obj: Context, slugs: tuple[str, ...], submissions: int, jobs: int, as_
                         log=lambda m: click.echo(m, err=True))
     click.echo(json.dumps(figures, indent=2) if as_json else format_table(figures))
 
-
-if __name__ == "__main__":
-    main()

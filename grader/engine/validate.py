@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from grader.bank import REQUIRED_FILES, BankError, Exercise
-from grader.grading import FORBIDDEN_CHECK, grade_submission
-from grader.notebooks import stub_to_notebook
-from grader.results import GradeResult
+from grader.engine.bank import REQUIRED_FILES, BankError, Exercise
+from grader.engine.grading import FORBIDDEN_CHECK, grade_submission
+from grader.engine.notebooks import stub_to_notebook
+from grader.engine.results import GradeResult
 from grader.sandbox.client import Sandbox
-from grader.source import SubmissionError, read_submission
+from grader.engine.source import SubmissionError, read_submission
 
 
 @dataclass

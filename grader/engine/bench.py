@@ -18,12 +18,12 @@ import statistics
 import time
 from typing import Any, Callable
 
-from grader import batch
-from grader.bank import Bank, Exercise
-from grader.grading import LocalSubmission, grade_submission
-from grader.runner import run_check
+from grader.engine import batch
+from grader.engine.bank import Bank, Exercise
+from grader.engine.grading import LocalSubmission, grade_submission
+from grader.engine.runner import run_check
 from grader.sandbox.client import LoadRequest, Sandbox, SandboxSettings
-from grader.source import read_submission
+from grader.engine.source import read_submission
 
 
 def _percentile(values: list[float], q: float) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grader.notebooks import NotebookError, notebook_to_source
+from grader.engine.notebooks import NotebookError, notebook_to_source
 
 MAX_SUBMISSION_BYTES = 1 << 20
 

@@ -18,14 +18,14 @@ from typing import Any
 
 import torch
 
-from grader import static
-from grader.bank import Exercise
-from grader.results import CheckResult, GradeResult, Verdict
-from grader.runner import run_check
+from grader.engine import static
+from grader.engine.bank import Exercise
+from grader.engine.results import CheckResult, GradeResult, Verdict
+from grader.engine.runner import run_check
 from grader.sandbox import driver_kit
 from grader.sandbox.client import (ContractViolation, LoadError, LoadRequest, Sandbox,
                                    SandboxVerdict, Session, StudentError)
-from grader.source import SubmissionSource
+from grader.engine.source import SubmissionSource
 
 FORBIDDEN_CHECK = "avoids_forbidden_apis"
 

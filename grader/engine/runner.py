@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
 
 from grader.checks import Check, CheckFailed, render_example
-from grader.results import CheckResult, Verdict
+from grader.engine.results import CheckResult, Verdict
 from grader.sandbox.client import ContractViolation, SandboxVerdict, StudentError
 
 PHASES = (Phase.explicit, Phase.generate, Phase.shrink)

@@ -13,12 +13,12 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable, Iterator
 
-from grader.bank import Exercise
-from grader.grading import grade_submission
-from grader.results import GradeResult
+from grader.engine.bank import Exercise
+from grader.engine.grading import grade_submission
+from grader.engine.results import GradeResult
 from grader.sandbox.client import Sandbox, SandboxSettings
 from grader.sandbox.launcher import LaunchedZygote
-from grader.source import SubmissionError, read_submission
+from grader.engine.source import SubmissionError, read_submission
 
 _worker: dict = {}  # per worker process: its exercise and its sandbox
 
@@ -62,7 +62,7 @@ def worker_pool(exercise: Exercise, settings: SandboxSettings,
 
 
 def _start_worker(bank_root: str, slug: str, settings: SandboxSettings) -> None:
-    from grader.bank import Bank
+    from grader.engine.bank import Bank
 
     _worker["exercise"] = Bank(Path(bank_root)).exercise(slug)
     _worker["sandbox"] = Sandbox(settings).start()

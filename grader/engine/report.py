@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from grader.results import CheckResult, GradeResult
+from grader.engine.results import CheckResult, GradeResult
 
 MARK = {True: "PASS", False: "FAIL"}
 
