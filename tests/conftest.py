@@ -11,6 +11,8 @@ from grader.sandbox.client import Sandbox, SandboxSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
+pytest_plugins = ["service_fixtures"]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-slow", action="store_true", default=False,

@@ -1,10 +1,14 @@
-"""The ``grader`` command line: thin commands over the engine, the store and the queue."""
+"""The ``grader`` command line: thin commands over the engine, the store and the queue.
+
+``base`` holds the group; each module adds its commands: ``engine`` (check, grade, ...),
+``service`` (serve, db), ``admin`` (users, tokens, regrade), ``export`` and ``submit``.
+"""
 
 from __future__ import annotations
 
 
 def main() -> None:
-    from grader.cli import engine  # noqa: F401 - the engine's commands
+    from grader.cli import admin, engine, export, service, submit  # noqa: F401 - they add the commands
     from grader.cli.base import main as group
 
     group()

@@ -1,0 +1,123 @@
+"""Service configuration: defaults, then ``instance/config.toml``, then ``GRADER_*`` variables.
+
+One immutable :class:`Config` is built at start and handed to whatever needs it (the app
+factory, the workers, the CLI); nothing reads the environment behind its back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+
+class ConfigError(Exception):
+    """The configuration is malformed; the message says which setting."""
+
+
+@dataclass(frozen=True)
+class Config:
+    instance_path: Path = Path("instance")
+    database_url: str = ""  # empty: SQLite in the instance folder
+    bank: Path | None = None  # GRADER_BANK; None: ./exercises and ./solutions of the current directory
+    secret_key: str = ""  # empty: generated once and kept in instance/secret_key
+    max_upload_bytes: int = 1 << 20
+    queue_limit: int = 200  # beyond this many queued runs, responses say grading is delayed
+    lease_seconds: float = 30.0
+    max_attempts: int = 3
+    poll_seconds: float = 0.25
+    workers: int = 0  # 0: one per core
+    submit_rate: str = "20 per minute"
+    login_rate: str = "10 per minute"
+    ratelimit_storage_uri: str = "memory://"
+    ratelimit_enabled: bool = True
+    secure_cookies: bool = False  # True behind HTTPS
+    default_course: str = "demo"
+    unsafe_sandbox: bool = False
+    testing: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)  # Flask settings passed through
+
+    ENV_PREFIX = "GRADER_"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.instance_path / 'grader.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    @property
+    def log_dir(self) -> Path:
+        return self.instance_path / "logs"
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+    def replace(self, **changes: Any) -> "Config":
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "Config":
+        """Defaults < ``instance/config.toml`` < environment < ``overrides`` (from the CLI)."""
+        environ = os.environ if environ is None else environ
+        instance = Path(overrides.get("instance_path") or environ.get("GRADER_INSTANCE_PATH") or "instance")
+        values: dict[str, Any] = {}
+        toml_path = instance / "config.toml"
+        if toml_path.is_file():
+            try:
+                values.update(tomllib.loads(toml_path.read_text(encoding="utf-8")))
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"{toml_path} is not valid TOML: {exc}") from None
+        for f in dataclasses.fields(cls):
+            name = cls.ENV_PREFIX + f.name.upper()
+            if name in environ and f.name != "extra":
+                values[f.name] = environ[name]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        values["instance_path"] = instance
+        return cls(**_coerce(values))
+
+    def ensure_instance(self) -> "Config":
+        """Create the instance folder and return a config whose secret key is set.
+
+        The key is generated on first use and kept in ``instance/secret_key`` (mode 0600), so
+        sessions survive a restart."""
+        self.instance_path.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(exist_ok=True)
+        if self.secret_key:
+            return self
+        key_file = self.instance_path / "secret_key"
+        if not key_file.exists():
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+        return self.replace(secret_key=key_file.read_text().strip())
+
+
+def _coerce(values: dict[str, Any]) -> dict[str, Any]:
+    fields = {f.name: f for f in dataclasses.fields(Config)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown setting(s): {', '.join(unknown)}")
+    out: dict[str, Any] = {}
+    for name, value in values.items():
+        default = fields[name].default
+        try:
+            if name in ("instance_path", "bank"):
+                out[name] = Path(value) if value not in (None, "") else None
+            elif isinstance(default, bool):
+                out[name] = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+            elif isinstance(default, int):
+                out[name] = int(value)
+            elif isinstance(default, float):
+                out[name] = float(value)
+            else:
+                out[name] = value
+        except (TypeError, ValueError):
+            raise ConfigError(f"setting {name!r} must be a {type(default).__name__}, got {value!r}") from None
+    return out

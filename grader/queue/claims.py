@@ -1,0 +1,149 @@
+"""Claiming and finishing grading runs: the database is the truth.
+
+A worker claims the oldest queued run of the highest priority in one statement (PostgreSQL:
+``FOR UPDATE SKIP LOCKED`` in the sub-select; SQLite: the whole ``UPDATE ... RETURNING`` runs
+under its single writer lock), and holds a lease that it renews while it grades. A run whose
+lease expired (its worker was killed) is claimed again; once it used up its attempts it ends
+``failed`` with the reason. Finishing is conditional on still holding the lease, so a worker
+that lost its lease can never overwrite the run a later worker finished: a run is graded
+exactly once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from grader.store.models import CheckRow, GradingRun, Regrade, RunStatus, utcnow
+
+DIED_MESSAGE = ("Grading was interrupted {attempts} times (the grading process was killed or "
+                "the machine restarted); it was not retried again.")
+
+
+@dataclass(frozen=True)
+class Claim:
+    run_id: int
+    submission_id: int
+    attempts: int
+    owner: str
+
+
+def new_owner() -> str:
+    """``host:pid:nonce``: the host and pid let a restarted server on the same machine spot
+    leases whose holder is dead (``expire_dead_local_leases``)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def claim_next(session: Session, owner: str, lease_seconds: float, max_attempts: int,
+               now: dt.datetime | None = None) -> Claim | None:
+    now = now or utcnow()
+    _fail_exhausted(session, max_attempts, now)
+    candidate = (select(GradingRun.id)
+                 .where(or_(GradingRun.status == RunStatus.QUEUED.value,
+                            and_(GradingRun.status == RunStatus.RUNNING.value,
+                                 GradingRun.lease_expires_at < now)),
+                        GradingRun.attempts < max_attempts)
+                 .order_by(GradingRun.priority, GradingRun.id).limit(1))
+    if session.get_bind().dialect.name == "postgresql":
+        candidate = candidate.with_for_update(skip_locked=True)
+    row = session.execute(
+        update(GradingRun).where(GradingRun.id == candidate.scalar_subquery())
+        .values(status=RunStatus.RUNNING.value, lease_owner=owner,
+                lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
+                attempts=GradingRun.attempts + 1, started_at=now)
+        .returning(GradingRun.id, GradingRun.submission_id, GradingRun.attempts)
+        .execution_options(synchronize_session=False)).first()
+    if row is None:
+        return None
+    return Claim(run_id=row.id, submission_id=row.submission_id, attempts=row.attempts, owner=owner)
+
+
+def _fail_exhausted(session: Session, max_attempts: int, now: dt.datetime) -> None:
+    """Runs whose lease expired after their last attempt end ``failed``, never silently."""
+    for run in session.scalars(select(GradingRun).where(
+            GradingRun.status == RunStatus.RUNNING.value, GradingRun.lease_expires_at < now,
+            GradingRun.attempts >= max_attempts).with_for_update(skip_locked=True)):
+        run.status, run.finished_at, run.lease_owner = RunStatus.FAILED.value, now, None
+        run.error = DIED_MESSAGE.format(attempts=run.attempts)
+
+
+def renew(session: Session, claim: Claim, lease_seconds: float) -> bool:
+    """Extend the lease; False if it was lost (expired and claimed by another worker)."""
+    now = utcnow()
+    result = session.execute(
+        update(GradingRun).where(GradingRun.id == claim.run_id, GradingRun.lease_owner == claim.owner,
+                                 GradingRun.status == RunStatus.RUNNING.value)
+        .values(lease_expires_at=now + dt.timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def finish(session: Session, claim: Claim, result: dict[str, Any], exercise_hash: str,
+           engine_version: str) -> bool:
+    """Store the grade, its per-check rows and the regrade's new score in the caller's unit
+    of work. False (and nothing written) if this worker no longer holds the lease."""
+    now = utcnow()
+    run = session.get(GradingRun, claim.run_id, with_for_update=True)
+    if run is None or run.status != RunStatus.RUNNING.value or run.lease_owner != claim.owner:
+        return False
+    run.status, run.finished_at, run.lease_owner, run.lease_expires_at = RunStatus.GRADED.value, now, None, None
+    run.score, run.max_score, run.result = result["score"], result["max_score"], result
+    run.grading_seconds = result.get("seconds")
+    run.exercise_hash, run.engine_version, run.error = exercise_hash, engine_version, result.get("error")
+    for position, check in enumerate(result.get("checks", [])):
+        session.add(CheckRow(run_id=run.id, position=position, name=check["name"], verdict=check["verdict"],
+                             points=check["points"], max_points=check["max_points"],
+                             visible=check.get("visible", True), hint=check.get("hint")))
+    regrade = session.scalar(select(Regrade).where(Regrade.run_id == run.id))
+    if regrade is not None:
+        regrade.new_score = run.score
+    return True
+
+
+def give_back(session: Session, claim: Claim, error: str | None, max_attempts: int) -> None:
+    """Return a claimed run to the queue. ``error`` None: the worker is shutting down and the
+    attempt does not count. Otherwise grading raised; after the last attempt the run fails."""
+    run = session.get(GradingRun, claim.run_id, with_for_update=True)
+    if run is None or run.status != RunStatus.RUNNING.value or run.lease_owner != claim.owner:
+        return
+    run.lease_owner, run.lease_expires_at = None, None
+    if error is None:
+        run.status, run.attempts = RunStatus.QUEUED.value, max(0, run.attempts - 1)
+    elif run.attempts >= max_attempts:
+        run.status, run.finished_at = RunStatus.FAILED.value, utcnow()
+        run.error = f"Grading failed {run.attempts} times; the last error was: {error}"
+    else:
+        run.status, run.error = RunStatus.QUEUED.value, error
+
+
+def expire_dead_local_leases(session: Session, host: str | None = None) -> int:
+    """Expire at once the leases held by processes of this host that no longer exist, so that
+    a restarted server picks their runs up without waiting for the leases to run out."""
+    host = host or socket.gethostname()
+    expired = 0
+    for run in session.scalars(select(GradingRun).where(GradingRun.status == RunStatus.RUNNING.value,
+                                                        GradingRun.lease_owner.like(f"{host}:%"))):
+        pid = int(run.lease_owner.split(":")[1]) if run.lease_owner.split(":")[1].isdigit() else 0
+        if not _alive(pid):
+            run.lease_expires_at = utcnow() - dt.timedelta(seconds=1)
+            expired += 1
+    return expired
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,133 @@
+"""A grading worker: claims runs, grades them in its own warm fork server, stores the grade.
+
+One worker process owns one :class:`~grader.sandbox.client.Sandbox` for its whole life; the
+student's code only ever runs in that sandbox's children. While a run is being graded a
+thread renews its lease, so that only a dead worker's runs are claimed again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from importlib.metadata import PackageNotFoundError, version
+from typing import Callable
+
+from grader.config import Config
+from grader.engine.bank import Bank, BankError
+from grader.engine.grading import grade_submission
+from grader.engine.results import GradeResult
+from grader.engine.source import SubmissionError, parse_submission
+from grader.queue import claims
+from grader.queue.doorbell import PollingDoorbell
+from grader.sandbox.client import Sandbox
+from grader.store.catalog import content_hash
+from grader.store.db import Database
+from grader.store.models import Submission
+
+log = logging.getLogger("grader.worker")
+
+
+def engine_version() -> str:
+    import torch
+
+    try:
+        own = version("torch-grader")
+    except PackageNotFoundError:
+        own = "0+unknown"
+    return f"{own}+torch{torch.__version__.split('+')[0]}"
+
+
+class Worker:
+    def __init__(self, config: Config, db: Database, bank: Bank, sandbox: Sandbox,
+                 doorbell: PollingDoorbell | None = None, owner: str | None = None,
+                 on_graded: Callable[[int], None] = lambda run_id: None):
+        self.config, self.db, self.bank, self.sandbox = config, db, bank, sandbox
+        self.doorbell = doorbell or PollingDoorbell(config.poll_seconds)
+        self.owner = owner or claims.new_owner()
+        self.on_graded = on_graded
+        self._exercises: dict[str, tuple] = {}
+        self._version = engine_version()
+
+    def run_forever(self, stop: threading.Event) -> None:
+        log.info("worker %s ready", self.owner)
+        while not stop.is_set():
+            if not self.run_once():
+                self.doorbell.wait(stop)
+
+    def run_once(self) -> bool:
+        """Claim and grade one run. False when the queue was empty."""
+        with self.db.unit_of_work() as session:
+            claim = claims.claim_next(session, self.owner, self.config.lease_seconds, self.config.max_attempts)
+        if claim is None:
+            return False
+        extra = {"submission_id": claim.submission_id, "run_id": claim.run_id}
+        log.info("grading run %s (attempt %s)", claim.run_id, claim.attempts, extra=extra)
+        renewer = _LeaseRenewer(self.db, claim, self.config.lease_seconds)
+        renewer.start()
+        try:
+            result, digest = self._grade(claim)
+        except BaseException as exc:
+            renewer.stop()
+            error = None if isinstance(exc, (KeyboardInterrupt, SystemExit)) else f"{type(exc).__name__}: {exc}"
+            if error:
+                log.exception("grading run %s raised", claim.run_id, extra=extra)
+            with self.db.unit_of_work() as session:
+                claims.give_back(session, claim, error, self.config.max_attempts)
+            if error is None:
+                raise
+            return True
+        renewer.stop()
+        with self.db.unit_of_work() as session:
+            stored = claims.finish(session, claim, result, digest, self._version)
+        if stored:
+            log.info("run %s graded: %s/%s in %.2f s", claim.run_id, result["score"], result["max_score"],
+                     result.get("seconds", 0.0), extra=extra)
+            self.on_graded(claim.run_id)
+        else:
+            log.warning("run %s: lease lost before the grade was stored; another worker grades it",
+                        claim.run_id, extra=extra)
+        return True
+
+    def _grade(self, claim: claims.Claim) -> tuple[dict, str]:
+        with self.db.reading() as session:
+            submission = session.get(Submission, claim.submission_id)
+            slug, filename, data = submission.exercise.slug, submission.filename, submission.content
+        exercise, digest = self._exercise(slug)
+        try:
+            source = parse_submission(filename, data)
+        except SubmissionError as exc:
+            return GradeResult.ungradable(filename, slug, exercise.points, str(exc)).to_dict(), digest
+        return grade_submission(exercise, source, self.sandbox, file=filename).to_dict(), digest
+
+    def _exercise(self, slug: str) -> tuple:
+        if slug not in self._exercises:
+            try:
+                exercise = self.bank.exercise(slug)
+            except BankError as exc:
+                raise RuntimeError(f"exercise {slug!r} is not in the bank: {exc}") from None
+            exercise.checks  # load the checks now, so the hash describes what grades
+            self._exercises[slug] = (exercise, content_hash(exercise))
+        return self._exercises[slug]
+
+
+class _LeaseRenewer(threading.Thread):
+    def __init__(self, db: Database, claim: claims.Claim, lease_seconds: float):
+        super().__init__(name=f"lease-{claim.run_id}", daemon=True)
+        self.db, self.claim, self.lease_seconds = db, claim, lease_seconds
+        self._stopped = threading.Event()
+        self.lost = False
+
+    def run(self) -> None:
+        interval = max(0.2, self.lease_seconds / 3)
+        while not self._stopped.wait(interval):
+            try:
+                with self.db.unit_of_work() as session:
+                    if not claims.renew(session, self.claim, self.lease_seconds):
+                        self.lost = True
+                        return
+            except Exception:  # a database hiccup: try again at the next interval
+                log.warning("could not renew the lease of run %s", self.claim.run_id, exc_info=True)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join(timeout=5)

@@ -1,0 +1,64 @@
+"""The JSON API, ``/api/v1``: versioned, documented at ``/api/v1/openapi.json``.
+
+Scripts authenticate with ``Authorization: Bearer <token>`` (``grader tokens create``). A
+signed-in browser may read (GET) with its session cookie; anything that writes needs a
+token, so the API needs no CSRF token. Every error is ``{"error": {"code", "message", "field"}}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import Blueprint, g, request
+from werkzeug.exceptions import HTTPException
+
+from grader.store import accounts
+from grader.store.models import User
+from grader.web.context import db
+from grader.web.errors import api_error
+from grader.web.extensions import csrf
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(api)
+
+
+class ApiError(HTTPException):
+    def __init__(self, status: int, message: str, code: str | None = None, field: str | None = None):
+        super().__init__(message)
+        self.code, self.message, self.error_code, self.field = status, message, code, field
+
+
+@api.errorhandler(ApiError)
+def _api_error(exc: ApiError):  # noqa: ANN202
+    return api_error(exc.code, exc.message, exc.error_code, exc.field)
+
+
+def api_user(write: bool = False) -> User:
+    """The caller: a Bearer token's user, or (for reading only) the signed-in browser's."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        user = accounts.user_for_token(db(), token.strip()) if scheme.lower() == "bearer" else None
+        if user is None:
+            raise ApiError(401, "The API token is missing, malformed or revoked.", "unauthorized")
+        g.api_token_user = user.id
+        return user
+    if not write:
+        from flask_login import current_user
+
+        if current_user.is_authenticated:
+            row = db().get(User, current_user.id)
+            if row is not None:
+                return row
+    raise ApiError(401, "Send an API token: Authorization: Bearer <token> (grader tokens create EMAIL).",
+                   "unauthorized")
+
+
+def api_rate_key() -> str:
+    header = request.headers.get("Authorization", "")
+    if header:
+        return "token:" + hashlib.sha256(header.encode()).hexdigest()[:16]
+    return f"addr:{request.remote_addr}"
+
+
+from grader.web.api import exercises, openapi, submissions  # noqa: E402,F401 - the routes

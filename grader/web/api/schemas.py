@@ -1,0 +1,106 @@
+"""The API's data shapes (pydantic), used both to validate requests and to write the OpenAPI
+document, so the document cannot drift from the code."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic.json_schema import models_json_schema
+
+
+class SubmissionIn(BaseModel):
+    """A submission sent as JSON (the other way is multipart: fields ``exercise`` and ``file``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    exercise: str = Field(min_length=1, max_length=100, description="The exercise's slug.")
+    filename: str = Field("submission.py", min_length=1, max_length=200,
+                          description="Decides the format: a name ending in .py or .ipynb.")
+    source: str = Field(description="The file's text: Python source, or the notebook's JSON.")
+    course: Optional[str] = Field(None, max_length=64, description="Course id; default: your course with this exercise.")
+
+
+class Accepted(BaseModel):
+    id: int
+    status: Literal["queued", "running", "graded", "failed"]
+    url: str = Field(description="Where to poll for the grade.")
+    queue_position: Optional[int] = None
+    delayed: bool = Field(False, description="True when the queue is longer than usual: grading will take a while.")
+
+
+class Check(BaseModel):
+    """One check's result, the same object as in ``grader grade --json``. For a student, a
+    hidden check carries only name, verdict, points and visible."""
+
+    name: str
+    verdict: Literal["passed", "failed", "error", "timeout", "memory", "crashed", "invalid-reply"]
+    points: float
+    max_points: float
+    message: Optional[str] = None
+    description: Optional[str] = None
+    visible: bool = True
+    hint: Optional[str] = None
+    counterexample: Optional[dict[str, Any]] = None
+    expected: Optional[str] = None
+    got: Optional[str] = None
+    output: Optional[str] = None
+
+
+class SubmissionOut(BaseModel):
+    id: int
+    exercise: str
+    status: Literal["queued", "running", "graded", "failed"]
+    score: Optional[float] = None
+    max_score: Optional[float] = None
+    checks: list[Check] = []
+    notes: list[str] = []
+    error: Optional[str] = Field(None, description="Why the submission could not be graded, if so.")
+    queue_position: Optional[int] = None
+    created_at: dt.datetime
+    graded_at: Optional[dt.datetime] = None
+
+    @field_serializer("checks")
+    def _checks_as_in_grade_json(self, checks: list[Check]) -> list[dict[str, Any]]:
+        """The same objects as ``grader grade --json``: absent fields are left out, not null."""
+        return [check.model_dump(mode="json", exclude_none=True) for check in checks]
+
+
+class ExerciseOut(BaseModel):
+    slug: str
+    title: str
+    summary: str
+    points: float
+    url: str
+    stub_py: str
+    stub_ipynb: str
+
+
+class ExerciseList(BaseModel):
+    exercises: list[ExerciseOut]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    database: bool
+    queue_length: Optional[int] = None
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="A stable identifier, e.g. unknown_exercise, too_large, unauthorized.")
+    message: str = Field(description="A sentence for a person.")
+    field: Optional[str] = Field(None, description="The request field at fault, if one is.")
+
+
+class Error(BaseModel):
+    error: ErrorDetail
+
+
+MODELS = (SubmissionIn, Accepted, Check, SubmissionOut, ExerciseOut, ExerciseList, Health, ErrorDetail, Error)
+
+
+def component_schemas() -> dict[str, dict]:
+    _, top = models_json_schema([(m, "serialization") for m in MODELS if m is not SubmissionIn]
+                                + [(SubmissionIn, "validation")],
+                                ref_template="#/components/schemas/{model}")
+    return top.get("$defs", {})

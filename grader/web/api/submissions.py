@@ -1,0 +1,140 @@
+"""``/api/v1/submissions``: submit a file, read its grade."""
+
+from __future__ import annotations
+
+import json
+
+from flask import request, url_for
+from pydantic import ValidationError
+
+from grader.store import submissions
+from grader.store.models import RunStatus, Submission, User
+from grader.web.api import ApiError, api, api_rate_key, api_user
+from grader.web.api.schemas import Accepted, Check, SubmissionIn, SubmissionOut
+from grader.web.context import config, database, db
+from grader.web.extensions import limiter, submit_limit
+
+
+@api.route("/submissions", methods=["POST"])
+@limiter.limit(submit_limit, key_func=api_rate_key)
+def create_submission():  # noqa: ANN201
+    """Submit a file for grading.
+    ---
+    post:
+      summary: Submit a file for grading
+      description: >
+        Multipart form with fields `exercise` and `file` (a .py file or a .ipynb notebook), or
+        a JSON body (SubmissionIn). The file is stored and queued; poll `url` for the grade.
+      security: [{bearer: []}]
+      requestBody:
+        required: true
+        content:
+          multipart/form-data:
+            schema:
+              type: object
+              required: [exercise, file]
+              properties:
+                exercise: {type: string, description: "The exercise's slug."}
+                course: {type: string}
+                file: {type: string, format: binary}
+          application/json:
+            schema: SubmissionIn
+      responses:
+        202: {description: Stored and queued, content: {application/json: {schema: Accepted}}}
+        400: {$ref: "#/components/responses/Error"}
+        401: {$ref: "#/components/responses/Error"}
+        404: {$ref: "#/components/responses/Error"}
+        413: {$ref: "#/components/responses/Error"}
+        415: {$ref: "#/components/responses/Error"}
+        422: {$ref: "#/components/responses/Error"}
+        429: {$ref: "#/components/responses/Error"}
+    """
+    user = api_user(write=True)
+    exercise, filename, data, course = _read_request()
+    cap = config().max_upload_bytes
+    try:
+        with database().unit_of_work() as session:
+            accepted = submissions.submit(session, session.get(User, user.id), exercise, filename, data, cap,
+                                          origin="api", course_id=course)
+            position = submissions.queue_position(session, accepted.run)
+            body = Accepted(id=accepted.submission.id, status=accepted.run.status,
+                            url=url_for("api.get_submission", submission_id=accepted.submission.id, _external=True),
+                            queue_position=position, delayed=bool(position and position > config().queue_limit))
+    except submissions.SubmissionRejected as exc:
+        raise ApiError(exc.status, exc.message, exc.code, exc.field) from None
+    return body.model_dump(mode="json"), 202, {"Location": body.url}
+
+
+def _read_request() -> tuple[str, str, bytes, str | None]:
+    mimetype = request.mimetype
+    if mimetype == "application/json":
+        try:
+            payload = json.loads(request.get_data(cache=False) or b"null")
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "The body is not valid JSON.", "bad_json") from None
+        try:
+            parsed = SubmissionIn.model_validate(payload)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(part) for part in first.get("loc", ())) or None
+            raise ApiError(422, f"{field or 'body'}: {first['msg']}", "invalid", field) from None
+        return parsed.exercise, parsed.filename, parsed.source.encode("utf-8"), parsed.course
+    if mimetype == "multipart/form-data":
+        exercise = request.form.get("exercise", "").strip()
+        if not exercise:
+            raise ApiError(422, "The field 'exercise' is missing.", "missing_field", "exercise")
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            raise ApiError(422, "The field 'file' is missing.", "missing_field", "file")
+        return exercise, upload.filename, upload.read(config().max_upload_bytes + 1), request.form.get("course") or None
+    raise ApiError(415, "Send multipart/form-data (fields exercise and file) or application/json.",
+                   "unsupported_media_type")
+
+
+@api.route("/submissions/<int:submission_id>")
+def get_submission(submission_id: int):  # noqa: ANN201
+    """A submission's status and grade.
+    ---
+    get:
+      summary: A submission's status and grade
+      description: Students see their own submissions only; hidden checks show their verdict only.
+      security: [{bearer: []}]
+      parameters:
+        - {name: submission_id, in: path, required: true, schema: {type: integer}}
+      responses:
+        200: {description: The submission, content: {application/json: {schema: SubmissionOut}}}
+        401: {$ref: "#/components/responses/Error"}
+        404: {$ref: "#/components/responses/Error"}
+    """
+    user = api_user()
+    found = submissions.get_for(db(), user, submission_id)
+    if found is None:
+        raise ApiError(404, f"There is no submission {submission_id}.", "not_found")
+    return describe(found, full=found.user_id != user.id).model_dump(mode="json")
+
+
+def describe(found: Submission, full: bool) -> SubmissionOut:
+    """``full``: an instructor's view, hidden checks included."""
+    latest, shown = found.latest_run, submissions.shown_result(found)
+    out = SubmissionOut(id=found.id, exercise=found.exercise.slug, status=latest.status if latest else "queued",
+                        created_at=found.created_at,
+                        queue_position=submissions.queue_position(db(), latest) if latest else None)
+    if shown is not None:
+        out.graded_at = shown.finished_at
+        if shown.status == RunStatus.FAILED.value:
+            out.error = shown.error
+        else:
+            result = shown.result or {}
+            out.score, out.max_score = shown.score, shown.max_score
+            out.checks = [Check.model_validate(c if full or c.get("visible", True) else _hidden(c))
+                          for c in result.get("checks", [])]
+            out.notes, out.error = result.get("notes", []), result.get("error")
+        if latest is not None and latest.status in (RunStatus.GRADED.value, RunStatus.FAILED.value):
+            out.status = latest.status
+    return out
+
+
+def _hidden(check: dict) -> dict:
+    return {"name": check["name"], "verdict": check["verdict"], "points": check["points"],
+            "max_points": check["max_points"], "visible": False,
+            "message": "" if check["verdict"] == "passed" else "This check is hidden."}

@@ -1,0 +1,49 @@
+"""Template helpers: the statement's Markdown rendered safely, dates, verdict labels."""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import lru_cache
+
+from flask import Flask
+from flask_babel import lazy_gettext as _l
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+VERDICT_LABELS = {
+    "passed": _l("passed"), "failed": _l("failed"), "error": _l("error"), "timeout": _l("timed out"),
+    "memory": _l("out of memory"), "crashed": _l("crashed"), "invalid-reply": _l("invalid reply"),
+}
+STATUS_LABELS = {"queued": _l("queued"), "running": _l("grading"), "graded": _l("graded"),
+                 "failed": _l("failed")}
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    # "html": False escapes any raw HTML in the file; markdown-it also refuses javascript:
+    # and data: links by default.
+    return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
+
+
+def render_markdown(text: str) -> Markup:
+    return Markup(_markdown().render(text or ""))
+
+
+def format_time(value: dt.datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def format_score(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:g}"
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["when"] = format_time
+    app.jinja_env.filters["score"] = format_score
+    app.jinja_env.globals["verdict_label"] = lambda v: VERDICT_LABELS.get(v, v)
+    app.jinja_env.globals["status_label"] = lambda s: STATUS_LABELS.get(s, s)
