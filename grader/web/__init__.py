@@ -10,13 +10,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from typing import TYPE_CHECKING
+
 from flask import Flask
 
 from grader.config import Config
 from grader.store.db import Database
 
+if TYPE_CHECKING:
+    from grader.engine.bank import Bank
 
-def create_app(config: Config, database: Database | None = None) -> Flask:
+
+def create_app(config: Config, database: Database | None = None, bank: "Bank | None" = None) -> Flask:
     config = config.ensure_instance()
     app = Flask(__name__, instance_path=str(config.instance_path.resolve()), instance_relative_config=False)
     app.config.update(
@@ -41,7 +46,7 @@ def create_app(config: Config, database: Database | None = None) -> Flask:
         **dict(config.extra),
     )
     app.extensions["grader.db"] = database or Database(config.sqlalchemy_url)
-    app.extensions["grader.bank"] = _bank(config)
+    app.extensions["grader.bank"] = bank or _bank(config)
     _init_extensions(app)
     _register_blueprints(app)
     if not app.testing:
