@@ -171,12 +171,32 @@ def doctor(obj: Context) -> None:
 @click.option("--jobs", "-j", default=2, show_default=True, type=click.IntRange(1, 64),
               help="Parallel workers for the throughput figure.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--service", is_flag=True,
+              help="Benchmark the whole service instead: a burst through the HTTP API of a fresh "
+                   "`grader serve` with 1 and -j workers, next to `grader grade -j` on the same files.")
 @click.pass_obj
-def bench(obj: Context, slugs: tuple[str, ...], submissions: int, jobs: int, as_json: bool) -> None:
-    """Measure latency and throughput against the in-process lower bound, in one run."""
+def bench(obj: Context, slugs: tuple[str, ...], submissions: int, jobs: int, as_json: bool, service: bool) -> None:
+    """Measure latency and throughput against the in-process lower bound, in one run.
+
+    \b
+    Examples:
+      grader bench -n 20 -e none-grad-after-rebinding
+      grader bench --service -n 60 -j 2        # the service against `grader grade -j 2`
+    """
     from grader.engine.bench import format_table, run_bench
 
     bank = obj.bank()
+    if service:
+        from grader.queue.bench import format_service_table, run_service_bench
+
+        slug = _chosen(bank, slugs[:1] or ("none-grad-after-rebinding",))[0].slug
+        try:
+            figures = run_service_bench(bank, slug, submissions, jobs, unsafe=obj.unsafe,
+                                        log=lambda m: click.echo(m, err=True))
+        except (ValueError, RuntimeError) as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(json.dumps(figures, indent=2) if as_json else format_service_table(figures))
+        return
     chosen = [exercise.slug for exercise in _chosen(bank, slugs)]
     figures = run_bench(bank, chosen, submissions, jobs, unsafe=obj.unsafe,
                         log=lambda m: click.echo(m, err=True))

@@ -1,0 +1,235 @@
+"""``grader bench --service``: the whole service under a burst, next to the bare engine.
+
+In one run, on the same files (half correct, half buggy, from ``tests/exercises/``):
+
+- **baseline**: ``grader grade -j N`` (the engine's worker pool, warmed up first), files/min;
+- **service**: a fresh ``grader serve`` with 1 and with N workers; the burst is posted
+  concurrently through the HTTP API; submissions per minute from the first POST to the last
+  grade, p50/p95 time from POST to ``graded``, and the p95 of page views (exercise list and a
+  submission page, signed in) while grading is saturated.
+
+Throughput is reported as a ratio to the baseline: the service should add almost nothing.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from grader.engine import batch
+from grader.engine.bank import Bank
+from grader.sandbox.client import SandboxSettings
+
+BENCH_EMAIL, BENCH_PASSWORD = "bench@example.com", "bench-password-1"
+
+
+def variant_files(bank: Bank, slug: str, count: int) -> list[Path]:
+    folder = bank.root / "tests" / "exercises" / slug.replace("-", "_")
+    correct, buggy = sorted(folder.glob("correct_*.py")), sorted(folder.glob("buggy_*.py"))
+    if not correct or not buggy:
+        raise ValueError(f"no test variants for {slug} under {folder}")
+    return [(correct if n % 2 else buggy)[(n // 2) % len(correct if n % 2 else buggy)] for n in range(count)]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def engine_baseline(bank: Bank, slug: str, files: list[Path], jobs: int, unsafe: bool) -> float:
+    """Files per minute through ``grader grade -j jobs``'s worker pool, timed after warm-up."""
+    exercise = bank.exercise(slug)
+    settings = SandboxSettings(unsafe=unsafe, forbidden_paths=(str(bank.solutions_dir), str(bank.exercises_dir)))
+    with batch.worker_pool(exercise, settings, jobs) as grade_all:
+        list(grade_all(files[: 2 * jobs]))
+        started = time.perf_counter()
+        list(grade_all(files))
+        elapsed = time.perf_counter() - started
+    return 60 * len(files) / elapsed
+
+
+class _Server:
+    def __init__(self, bank: Bank, workers: int, unsafe: bool):
+        self.instance = Path(tempfile.mkdtemp(prefix="grader-bench-")) / "instance"
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "GRADER_INSTANCE_PATH": str(self.instance), "GRADER_RATELIMIT_ENABLED": "false",
+               "GRADER_DATABASE_URL": os.environ.get("GRADER_DATABASE_URL", "")}
+        args = [sys.executable, "-m", "grader", "--bank", str(bank.root)] + (["--unsafe-sandbox"] if unsafe else [])
+        self.log = open(self.instance.parent / "serve.out", "wb")
+        self.process = subprocess.Popen(args + ["serve", "--port", str(self.port), "--workers", str(workers)],
+                                        env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+
+    def wait_up(self, session: Any, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if session.get(f"{self.url}/api/v1/health", timeout=2).ok:
+                    return
+            except Exception:  # noqa: BLE001 - not listening yet
+                pass
+            if self.process.poll() is not None:
+                raise RuntimeError(f"grader serve exited; see {self.log.name}")
+            time.sleep(0.2)
+        raise RuntimeError("grader serve did not come up")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, 9)
+        self.log.close()
+
+
+def _bench_account(server: _Server) -> str:
+    """Once the instance exists: a student account for page views and its API token."""
+    from grader.config import Config
+    from grader.store import accounts
+
+    config = Config.load(instance_path=str(server.instance))
+    database = _database(server)
+    with database.unit_of_work() as session:
+        user = accounts.create_user(session, BENCH_EMAIL, "Bench Student", "student", BENCH_PASSWORD)
+        accounts.enrol(session, user, accounts.course(session, config.default_course))
+        token = accounts.create_token(session, user, "bench")
+    database.dispose()
+    return token
+
+
+def service_run(bank: Bank, slug: str, files: list[Path], workers: int, unsafe: bool,
+                log: Callable[[str], None]) -> dict[str, float]:
+    import requests
+
+    server = _Server(bank, workers, unsafe)
+    try:
+        http = requests.Session()
+        server.wait_up(http)
+        token = _bench_account(server)
+        database = _database(server)
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def post(path: Path) -> tuple[int, float]:
+            started = time.time()
+            response = requests.post(f"{server.url}/api/v1/submissions", headers=headers, timeout=60,
+                                     data={"exercise": slug}, files={"file": (path.name, path.read_bytes())})
+            response.raise_for_status()
+            return response.json()["id"], started
+
+        def graded(ids: list[int], timeout: float = 900) -> dict[int, float]:
+            """Submission id -> when it was graded (epoch s), read from the database so that
+            watching costs the web process nothing."""
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                done = _finished(database, ids)
+                if len(done) == len(ids):
+                    return done
+                time.sleep(0.1)
+            return _finished(database, ids)
+
+        graded([post(path)[0] for path in files[: 2 * workers]])  # warm every worker
+        browser = _signed_in(server.url)
+        page_times: list[float] = []
+        stop = threading.Event()
+        viewer = threading.Thread(target=_view_pages, args=(browser, server.url, page_times, stop), daemon=True)
+        log(f"  burst of {len(files)} submissions, {workers} worker(s) ...")
+        viewer.start()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            posted = list(pool.map(post, files))
+        done = graded([sid for sid, _ in posted])
+        stop.set()
+        viewer.join()
+        first_post = min(started for _, started in posted)
+        finished = done
+        latencies = [finished[sid] - started for sid, started in posted if sid in finished]
+        elapsed = max(finished.values()) - first_post
+        return {"workers": workers, "submissions": len(files), "graded": len(done),
+                "per_minute": round(60 * len(done) / elapsed, 1),
+                "latency_p50_s": round(statistics.median(latencies), 2),
+                "latency_p95_s": round(_percentile(latencies, 0.95), 2),
+                "page_views": len(page_times),
+                "page_p50_ms": round(1000 * statistics.median(page_times), 1) if page_times else None,
+                "page_p95_ms": round(1000 * _percentile(page_times, 0.95), 1) if page_times else None}
+    finally:
+        server.stop()
+
+
+def _database(server: _Server) -> Any:
+    from grader.config import Config
+    from grader.store.db import Database
+
+    return Database(Config.load(instance_path=str(server.instance)).sqlalchemy_url)
+
+
+def _finished(database: Any, ids: list[int]) -> dict[int, float]:
+    from sqlalchemy import select
+
+    from grader.store.models import GradingRun
+
+    with database.reading() as session:
+        rows = session.execute(select(GradingRun.submission_id, GradingRun.finished_at).where(
+            GradingRun.submission_id.in_(ids), GradingRun.status.in_(("graded", "failed"))))
+        return {sid: finished.timestamp() for sid, finished in rows}
+
+
+def _signed_in(url: str) -> Any:
+    import re
+
+    import requests
+
+    browser = requests.Session()
+    page = browser.get(f"{url}/login", timeout=10)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.text).group(1)
+    browser.post(f"{url}/login", data={"email": BENCH_EMAIL, "password": BENCH_PASSWORD, "csrf_token": token},
+                 timeout=10).raise_for_status()
+    return browser
+
+
+def _view_pages(browser: Any, url: str, times: list[float], stop: threading.Event) -> None:
+    pages = [f"{url}/", f"{url}/exercises/none-grad-after-rebinding", f"{url}/submissions/1"]
+    n = 0
+    while not stop.is_set():
+        started = time.perf_counter()
+        browser.get(pages[n % len(pages)], timeout=30)
+        times.append(time.perf_counter() - started)
+        n += 1
+        stop.wait(0.2)  # a class reading pages: about five views a second
+
+
+def run_service_bench(bank: Bank, slug: str, submissions: int, jobs: int, unsafe: bool = False,
+                      log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+    files = variant_files(bank, slug, submissions)
+    log(f"baseline: grader grade -j {jobs} on {len(files)} files ...")
+    baseline = engine_baseline(bank, slug, files, jobs, unsafe)
+    runs = []
+    for workers in sorted({1, jobs}):
+        log(f"service with {workers} worker(s):")
+        runs.append(service_run(bank, slug, files, workers, unsafe, log))
+    for run in runs:
+        run["vs_baseline"] = round(run["per_minute"] / baseline, 2) if run["workers"] == jobs else None
+    return {"exercise": slug, "submissions": submissions, "jobs": jobs,
+            "baseline_grade_jobs_per_minute": round(baseline, 1), "service": runs}
+
+
+def format_service_table(figures: dict[str, Any]) -> str:
+    lines = [f"{figures['exercise']}: {figures['submissions']} submissions (half correct, half buggy)",
+             f"baseline `grader grade -j {figures['jobs']}`: {figures['baseline_grade_jobs_per_minute']:.0f}/min",
+             f"{'workers':>7} {'per min':>8} {'vs baseline':>11} {'POST->graded p50':>17} {'p95':>6} "
+             f"{'page p50':>9} {'page p95':>9}"]
+    for run in figures["service"]:
+        ratio = f"{run['vs_baseline']:.2f}x" if run["vs_baseline"] is not None else "–"
+        lines.append(f"{run['workers']:>7} {run['per_minute']:>8.0f} {ratio:>11} {run['latency_p50_s']:>15.2f} s "
+                     f"{run['latency_p95_s']:>4.1f} s {run['page_p50_ms']:>6.1f} ms {run['page_p95_ms']:>6.1f} ms")
+    return "\n".join(lines)
