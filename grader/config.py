@@ -93,9 +93,19 @@ class Config:
             return self
         key_file = self.instance_path / "secret_key"
         if not key_file.exists():
-            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as handle:
-                handle.write(secrets.token_hex(32))
+            # Written whole under a private name, then linked into place: a second process
+            # starting at the same moment never reads a half-written key, and the loser of
+            # the race simply uses the winner's key.
+            scratch = self.instance_path / f".secret_key.{os.getpid()}.{secrets.token_hex(4)}"
+            fd = os.open(scratch, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(secrets.token_hex(32))
+                os.link(scratch, key_file)
+            except FileExistsError:
+                pass
+            finally:
+                scratch.unlink(missing_ok=True)
         return self.replace(secret_key=key_file.read_text().strip())
 
 
@@ -107,17 +117,43 @@ def _coerce(values: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in values.items():
         default = fields[name].default
+        kind = ("path" if name in ("instance_path", "bank") else "table" if name == "extra"
+                else type(default).__name__)
         try:
-            if name in ("instance_path", "bank"):
-                out[name] = Path(value) if value not in (None, "") else None
-            elif isinstance(default, bool):
-                out[name] = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
-            elif isinstance(default, int):
-                out[name] = int(value)
-            elif isinstance(default, float):
-                out[name] = float(value)
-            else:
-                out[name] = value
+            out[name] = _coerce_value(kind, value)
         except (TypeError, ValueError):
-            raise ConfigError(f"setting {name!r} must be a {type(default).__name__}, got {value!r}") from None
+            raise ConfigError(f"setting {name!r} must be a {kind}, got {value!r}") from None
     return out
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off", "")
+
+
+def _coerce_value(kind: str, value: Any) -> Any:
+    """``value`` (a string from the environment, or whatever TOML or the CLI gave) as ``kind``;
+    TypeError or ValueError when it is not one (``"maybe"`` is no bool, ``1.5`` no int)."""
+    if kind == "path":
+        if value is not None and not isinstance(value, (str, os.PathLike)):
+            raise TypeError(kind)
+        return Path(value) if value not in (None, "") else None
+    if kind == "bool":
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+            return value.strip().lower() in _TRUE
+        raise ValueError(kind)
+    if isinstance(value, bool) and kind in ("int", "float"):
+        raise TypeError(kind)
+    if kind == "int":
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(kind)
+        return int(value)
+    if kind == "float":
+        return float(value)
+    if kind == "table":
+        if not isinstance(value, Mapping):
+            raise TypeError(kind)
+        return dict(value)
+    if kind == "str" and not isinstance(value, str):
+        raise TypeError(kind)
+    return value

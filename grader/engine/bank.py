@@ -84,6 +84,9 @@ class Exercise:
                                                       submodule_search_locations=[str(self.folder)])
         if spec is None or spec.loader is None:
             raise BankError(f"{path} cannot be imported")
+        # A reload (a worker picking up a fixed check) must not reuse stale sibling modules.
+        for stale in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[stale]
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         try:

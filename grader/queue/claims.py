@@ -25,6 +25,7 @@ from grader.store.models import CheckRow, GradingRun, Regrade, RunStatus, utcnow
 
 DIED_MESSAGE = ("Grading was interrupted {attempts} times (the grading process was killed or "
                 "the machine restarted); it was not retried again.")
+FAILED_MESSAGE = "Grading failed {attempts} times; the last error was: {error}"
 
 
 @dataclass(frozen=True)
@@ -66,12 +67,18 @@ def claim_next(session: Session, owner: str, lease_seconds: float, max_attempts:
 
 
 def _fail_exhausted(session: Session, max_attempts: int, now: dt.datetime) -> None:
-    """Runs whose lease expired after their last attempt end ``failed``, never silently."""
+    """Runs with no attempt left end ``failed``, never silently: those whose lease expired
+    after their last attempt, and those given back with an error that wait in the queue with
+    no attempt left (``max_attempts`` was lowered since), which no claim would ever take."""
     for run in session.scalars(select(GradingRun).where(
-            GradingRun.status == RunStatus.RUNNING.value, GradingRun.lease_expires_at < now,
+            or_(and_(GradingRun.status == RunStatus.RUNNING.value, GradingRun.lease_expires_at < now),
+                GradingRun.status == RunStatus.QUEUED.value),
             GradingRun.attempts >= max_attempts).with_for_update(skip_locked=True)):
+        if run.status == RunStatus.QUEUED.value and run.error:
+            run.error = FAILED_MESSAGE.format(attempts=run.attempts, error=run.error)
+        else:
+            run.error = DIED_MESSAGE.format(attempts=run.attempts)
         run.status, run.finished_at, run.lease_owner = RunStatus.FAILED.value, now, None
-        run.error = DIED_MESSAGE.format(attempts=run.attempts)
 
 
 def renew(session: Session, claim: Claim, lease_seconds: float) -> bool:
@@ -118,7 +125,7 @@ def give_back(session: Session, claim: Claim, error: str | None, max_attempts: i
         run.status, run.attempts = RunStatus.QUEUED.value, max(0, run.attempts - 1)
     elif run.attempts >= max_attempts:
         run.status, run.finished_at = RunStatus.FAILED.value, utcnow()
-        run.error = f"Grading failed {run.attempts} times; the last error was: {error}"
+        run.error = FAILED_MESSAGE.format(attempts=run.attempts, error=error)
     else:
         run.status, run.error = RunStatus.QUEUED.value, error
 
@@ -130,6 +137,8 @@ def expire_dead_local_leases(session: Session, host: str | None = None) -> int:
     expired = 0
     for run in session.scalars(select(GradingRun).where(GradingRun.status == RunStatus.RUNNING.value,
                                                         GradingRun.lease_owner.like(f"{host}:%"))):
+        if not run.lease_owner.startswith(f"{host}:"):  # LIKE took a "_" in the host for a wildcard
+            continue
         pid = int(run.lease_owner.split(":")[1]) if run.lease_owner.split(":")[1].isdigit() else 0
         if not _alive(pid):
             run.lease_expires_at = utcnow() - dt.timedelta(seconds=1)

@@ -51,7 +51,12 @@ class Worker:
     def run_forever(self, stop: threading.Event) -> None:
         log.info("worker %s ready", self.owner)
         while not stop.is_set():
-            if not self.run_once():
+            try:
+                busy = self.run_once()
+            except Exception:  # the database went away (or the like): wait, then try again
+                log.exception("worker %s could not claim or store a run; trying again", self.owner)
+                busy = False
+            if not busy:
                 self.doorbell.wait(stop)
 
     def run_once(self) -> bool:
@@ -100,13 +105,17 @@ class Worker:
         return grade_submission(exercise, source, self.sandbox, file=filename).to_dict(), digest
 
     def _exercise(self, slug: str) -> tuple:
-        if slug not in self._exercises:
-            try:
-                exercise = self.bank.exercise(slug)
-            except BankError as exc:
-                raise RuntimeError(f"exercise {slug!r} is not in the bank: {exc}") from None
+        """The exercise and its content hash; loaded again when its files changed, so that a
+        regrade after a check was fixed grades with the fixed check without a restart."""
+        try:
+            exercise = self.bank.exercise(slug)
+            digest = content_hash(exercise)
+        except (BankError, OSError) as exc:
+            raise RuntimeError(f"exercise {slug!r} is not in the bank: {exc}") from None
+        cached = self._exercises.get(slug)
+        if cached is None or cached[1] != digest:
             exercise.checks  # load the checks now, so the hash describes what grades
-            self._exercises[slug] = (exercise, content_hash(exercise))
+            self._exercises[slug] = (exercise, digest)
         return self._exercises[slug]
 
 

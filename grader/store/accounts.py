@@ -27,7 +27,8 @@ class AccountError(Exception):
 
 def normalise_email(email: str) -> str:
     email = (email or "").strip().lower()
-    if "@" not in email or len(email) > 320 or any(c.isspace() for c in email):
+    local, _, domain = email.rpartition("@")
+    if not local or not domain or len(email) > 320 or any(c.isspace() for c in email):
         raise AccountError(f"{email!r} is not an email address")
     return email
 
@@ -146,11 +147,14 @@ def import_roster(session: Session, text: str, course: Course) -> RosterReport:
     """Students from CSV ``email,name`` (a header line is optional). New users get a
     generated password, returned once in the report."""
     report = RosterReport([], [], [])
-    reader = csv.reader(io.StringIO(text))
+    # A spreadsheet's export often starts with a byte order mark, or with blank lines.
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
+    first = True
     for number, row in enumerate(reader, start=1):
         if not row or not any(cell.strip() for cell in row):
             continue
-        if number == 1 and row[0].strip().lower() == "email":
+        header, first = first and row[0].strip().lstrip("\ufeff").lower() == "email", False
+        if header:
             continue
         email, name = row[0], (row[1] if len(row) > 1 else "")
         try:

@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session, selectinload
 
 from grader.store.models import (PRIORITY_REGRADE, Exercise, GradingRun, Regrade, RunStatus, Submission,
                                  User)
-from grader.store.submissions import shown_result
 
 
 @dataclass
@@ -43,8 +42,11 @@ def request_regrade(session: Session, submissions: list[Submission], requested_b
         if latest is not None and latest.status in (RunStatus.QUEUED.value, RunStatus.RUNNING.value):
             report.skipped.append(submission.id)
             continue
-        previous = shown_result(submission)
-        run = GradingRun(submission_id=submission.id, priority=PRIORITY_REGRADE, reason="regrade")
+        # The score the gradebook counted until now (a failed run has none; see ``scores``).
+        previous = next((r for r in reversed(submission.runs) if r.status == RunStatus.GRADED.value), None)
+        # Through the relationship, so that ``submission.runs`` sees the new run at once: the
+        # same submission asked for twice (in one list or one unit of work) is queued once.
+        run = GradingRun(submission=submission, priority=PRIORITY_REGRADE, reason="regrade")
         session.add(run)
         session.flush()
         session.add(Regrade(submission_id=submission.id, run_id=run.id, reason=reason,
