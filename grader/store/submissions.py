@@ -21,6 +21,7 @@ from grader.store.models import (PRIORITY_INTERACTIVE, Course, Enrolment, Gradin
                                  User)
 
 ACCEPTED_SUFFIXES = (".py", ".ipynb")
+MAX_ID = 2**31 - 1  # the largest INTEGER primary key PostgreSQL stores
 
 
 class SubmissionRejected(Exception):
@@ -40,9 +41,10 @@ class Accepted:
 
 def submit(session: Session, user: User, exercise_slug: str, filename: str, data: bytes,
            max_bytes: int, origin: str = "web", course_id: str | None = None) -> Accepted:
-    exercise = catalog.exercise_by_slug(session, exercise_slug or "")
+    exercise = catalog.exercise_by_slug(session, exercise_slug) if _storable(exercise_slug, 100) else None
     if exercise is None:
-        raise SubmissionRejected("unknown_exercise", f"There is no exercise {exercise_slug!r}.", "exercise")
+        raise SubmissionRejected("unknown_exercise", f"There is no exercise {(exercise_slug or '')[:100]!r}.",
+                                 "exercise")
     course = _course_for(session, user, exercise, course_id)
     filename = _clean_filename(filename)
     validate_file(filename, data, max_bytes)
@@ -72,20 +74,30 @@ def validate_file(filename: str, data: bytes, max_bytes: int) -> None:
         message = str(exc)
         code = ("not_utf8" if "UTF-8" in message else "binary_file" if "NUL" in message
                 else "bad_notebook" if suffix == ".ipynb" else "unreadable")
-        raise SubmissionRejected(code, message[:1].upper() + message[1:].rstrip(".") + ".", "file", 422) from None
+        sentence = message[:1].upper() + message[1:]
+        if not sentence.endswith((".", "?", "!")):
+            sentence += "."
+        raise SubmissionRejected(code, sentence, "file", 422) from None
+
+
+def _storable(text: str | None, limit: int) -> bool:
+    """Text a lookup may be sent to the database with: PostgreSQL refuses NUL characters and
+    lone surrogates outright, and no slug or course id is that long or unprintable."""
+    return bool(text) and len(text) <= limit and text.isprintable()
 
 
 def _clean_filename(filename: str) -> str:
-    name = PurePath((filename or "").replace("\\", "/")).name.strip()
+    name = PurePath((filename or "").replace("\\", "/")).name
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
     return name[:200] or "submission.py"
 
 
 def _course_for(session: Session, user: User, exercise, course_id: str | None) -> Course:  # noqa: ANN001
     enrolled = select(Enrolment.course_id).where(Enrolment.user_id == user.id)
     if course_id is not None:
-        course = session.get(Course, course_id)
+        course = session.get(Course, course_id) if _storable(course_id, 64) else None
         if course is None or (not user.is_instructor and course_id not in set(session.scalars(enrolled))):
-            raise SubmissionRejected("unknown_course", f"You are not enrolled in a course {course_id!r}.",
+            raise SubmissionRejected("unknown_course", f"You are not enrolled in a course {course_id[:64]!r}.",
                                      "course")
         if not catalog.in_course(session, course_id, exercise):
             raise SubmissionRejected("unknown_exercise", f"Course {course_id!r} has no exercise "
@@ -101,7 +113,10 @@ def _course_for(session: Session, user: User, exercise, course_id: str | None) -
 # ----------------------------------------------------------------------------- reading
 def get_for(session: Session, user: User, submission_id: int) -> Submission | None:
     """The submission if ``user`` may see it: their own, or any for an instructor of its
-    course. Everyone else gets None, exactly as for an id that does not exist."""
+    course. Everyone else gets None, exactly as for an id that does not exist (so does an id
+    too large for the column, which the database would refuse)."""
+    if not 0 < submission_id <= MAX_ID:
+        return None
     submission = session.get(Submission, submission_id, options=[selectinload(Submission.runs)])
     if submission is None:
         return None
@@ -132,11 +147,11 @@ def current_run(submission: Submission) -> GradingRun | None:
 
 
 def shown_result(submission: Submission) -> GradingRun | None:
-    """The newest run that finished (graded or failed), for the score shown."""
-    for run in reversed(submission.runs):
-        if run.status in (RunStatus.GRADED.value, RunStatus.FAILED.value):
-            return run
-    return None
+    """The run whose score is shown: the newest graded one (the one the gradebook counts, see
+    ``scores``); a submission that was never graded shows its newest failed run, if any."""
+    finished = [run for run in submission.runs if run.status in (RunStatus.GRADED.value, RunStatus.FAILED.value)]
+    graded = [run for run in finished if run.status == RunStatus.GRADED.value]
+    return (graded or finished or [None])[-1]
 
 
 def queue_position(session: Session, run: GradingRun) -> int | None:

@@ -61,6 +61,8 @@ def _bank(config: Config):  # noqa: ANN202
 
 
 def _init_extensions(app: Flask) -> None:
+    from flask_babel import lazy_gettext as _l
+
     from grader.web import context, errors, templating
     from grader.web.extensions import babel, csrf, limiter, login_manager, select_locale
 
@@ -69,6 +71,8 @@ def _init_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please sign in to see this page.")
+    login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
     login_manager.user_loader(_load_user)
     app.teardown_appcontext(context.close_db)

@@ -29,6 +29,11 @@ def render_markdown(text: str) -> Markup:
     return Markup(_markdown().render(text or ""))
 
 
+def render_inline_markdown(text: str) -> Markup:
+    """One line of an author's Markdown (a summary, a hint): `code` and emphasis, no paragraph."""
+    return Markup(_markdown().renderInline(text or ""))
+
+
 def format_time(value: dt.datetime | None) -> str:
     if value is None:
         return ""
@@ -43,6 +48,7 @@ def format_score(value: float | None) -> str:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["inline_markdown"] = render_inline_markdown
     app.jinja_env.filters["when"] = format_time
     app.jinja_env.filters["score"] = format_score
     app.jinja_env.globals["verdict_label"] = lambda v: VERDICT_LABELS.get(v, v)

@@ -14,7 +14,8 @@
           return;
         }
         var pos = document.getElementById("position");
-        if (pos && data.queue_position) pos.textContent = "· #" + data.queue_position;
+        var template = pos && pos.getAttribute("data-template");
+        if (template && data.queue_position) pos.textContent = template.replace("987654321", String(data.queue_position));
         setTimeout(poll, 1000);
       })
       .catch(function () { setTimeout(poll, 3000); });
