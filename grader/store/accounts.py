@@ -28,7 +28,7 @@ class AccountError(Exception):
 def normalise_email(email: str) -> str:
     email = (email or "").strip().lower()
     local, _, domain = email.rpartition("@")
-    if not local or not domain or len(email) > 320 or any(c.isspace() for c in email):
+    if not local or not domain or len(email) > 320 or any(c.isspace() or c == "\x00" for c in email):
         raise AccountError(f"{email!r} is not an email address")
     return email
 
@@ -44,7 +44,10 @@ def create_user(session: Session, email: str, display_name: str = "", role: str 
         raise AccountError(f"role must be student or instructor, not {role!r}")
     if session.scalar(select(User).where(User.email == email)) is not None:
         raise AccountError(f"a user with email {email} exists already")
-    user = User(email=email, display_name=display_name.strip() or email.split("@")[0], role=role)
+    display_name = display_name.strip()
+    if len(display_name) > 200 or "\x00" in display_name:
+        raise AccountError("a display name has at most 200 characters and no NUL")
+    user = User(email=email, display_name=display_name or email.split("@")[0], role=role)
     if password is not None:
         set_password(user, password)
     session.add(user)

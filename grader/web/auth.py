@@ -30,7 +30,8 @@ def login():  # noqa: ANN201
     form = LoginForm()
     if form.validate_on_submit():
         with database().unit_of_work() as db_session:
-            user = accounts.authenticate(db_session, form.email.data, form.password.data)
+            email = form.email.data if form.email.data.isprintable() else ""  # a NUL never reaches SQL
+            user = accounts.authenticate(db_session, email, form.password.data)
             signed_in = SignedIn.of(user) if user is not None else None
         if signed_in is None:
             flash(_("Wrong email or password."), "error")
@@ -53,4 +54,6 @@ def logout():  # noqa: ANN201
 
 def _is_local(url: str) -> bool:
     parts = urlsplit(url)
-    return bool(url) and not parts.scheme and not parts.netloc and url.startswith("/") and not url.startswith("//")
+    # Browsers read /\host as //host (another site), and drop tabs and newlines from addresses.
+    return (bool(url) and not parts.scheme and not parts.netloc and url.startswith("/") and not url.startswith("//")
+            and "\\" not in url and url.isprintable())

@@ -39,6 +39,7 @@ def _messages(status: int) -> tuple[str, str]:
         405: (_("Not allowed"), _("This address does not take that kind of request.")),
         413: (_("File too large"), _("The upload is larger than the limit.")),
         415: (_("Unsupported file"), _("Submit a .py file or a .ipynb notebook.")),
+        422: (_("Cannot take this in"), _("Something in the request is missing or invalid.")),
         429: (_("Too many requests"), _("Slow down a little and try again in a minute.")),
     }.get(status, (_("Something went wrong"), _("The server could not answer this request.")))
 
@@ -53,9 +54,15 @@ def handle_http(exc: HTTPException):  # noqa: ANN201
     if status == 429:
         message = _("Too many requests: %(limit)s. Try again in a minute.", limit=exc.description)
     if wants_json():
-        detail = exc.description if status not in (413, 429, 500) and exc.description else message
-        return api_error(status, detail if status != 404 else message)
-    return _page(status, title, message)
+        # Werkzeug's own descriptions are English only; a description given on purpose
+        # (``abort(400, "...")``) says more than the generic sentence.
+        custom = exc.description and exc.description != type(exc).description
+        detail = exc.description if custom and status not in (404, 413, 429, 500) else message
+        response, status = api_error(status, detail)
+    else:
+        response, status = _page(status, title, message)
+    allowed = getattr(exc, "valid_methods", None)  # a 405 says what the address does take
+    return (response, status, {"Allow": ", ".join(allowed)}) if allowed else (response, status)
 
 
 def handle_csrf(exc: CSRFError):  # noqa: ANN201

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 
 from flask import Blueprint, g, request
+from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from grader.store import accounts
@@ -30,17 +31,20 @@ class ApiError(HTTPException):
 
 @api.errorhandler(ApiError)
 def _api_error(exc: ApiError):  # noqa: ANN202
-    return api_error(exc.code, exc.message, exc.error_code, exc.field)
+    response, status = api_error(exc.code, exc.message, exc.error_code, exc.field)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="torch-grader"'
+    return response, status
 
 
 def api_user(write: bool = False) -> User:
     """The caller: a Bearer token's user, or (for reading only) the signed-in browser's."""
     header = request.headers.get("Authorization", "")
     if header:
-        scheme, _, token = header.partition(" ")
+        scheme, _space, token = header.partition(" ")
         user = accounts.user_for_token(db(), token.strip()) if scheme.lower() == "bearer" else None
         if user is None:
-            raise ApiError(401, "The API token is missing, malformed or revoked.", "unauthorized")
+            raise ApiError(401, _("The API token is missing, malformed or revoked."), "unauthorized")
         g.api_token_user = user.id
         return user
     if not write:
@@ -50,7 +54,7 @@ def api_user(write: bool = False) -> User:
             row = db().get(User, current_user.id)
             if row is not None:
                 return row
-    raise ApiError(401, "Send an API token: Authorization: Bearer <token> (grader tokens create EMAIL).",
+    raise ApiError(401, _("Send an API token: Authorization: Bearer <token> (grader tokens create EMAIL)."),
                    "unauthorized")
 
 

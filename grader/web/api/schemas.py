@@ -4,21 +4,33 @@ document, so the document cannot drift from the code."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal, Optional
+import json
+from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 from pydantic.json_schema import models_json_schema
 
 
 class SubmissionIn(BaseModel):
     """A submission sent as JSON (the other way is multipart: fields ``exercise`` and ``file``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"exercise": "none-grad-after-rebinding", "filename": "fix.py", "source": "import torch\n"}]})
     exercise: str = Field(min_length=1, max_length=100, description="The exercise's slug.")
-    filename: str = Field("submission.py", min_length=1, max_length=200,
-                          description="Decides the format: a name ending in .py or .ipynb.")
-    source: str = Field(description="The file's text: Python source, or the notebook's JSON.")
+    filename: Optional[str] = Field(None, min_length=1, max_length=200,
+                                    description="Decides the format: a name ending in .py or .ipynb. "
+                                                "Default: submission.py for text, submission.ipynb for an object.")
+    source: Union[str, dict[str, Any]] = Field(
+        description="The file's text (Python source, or a notebook's JSON), or the notebook itself as an object.")
     course: Optional[str] = Field(None, max_length=64, description="Course id; default: your course with this exercise.")
+
+    def as_file(self) -> tuple[str, bytes]:
+        """The file this body stands for: its name and its bytes, as if uploaded.
+
+        Raises UnicodeEncodeError for text no file could hold (a lone surrogate from a ``\\ud800`` escape)."""
+        if isinstance(self.source, dict):
+            return self.filename or "submission.ipynb", json.dumps(self.source, ensure_ascii=False).encode("utf-8")
+        return self.filename or "submission.py", self.source.encode("utf-8")
 
 
 class Accepted(BaseModel):
@@ -30,8 +42,12 @@ class Accepted(BaseModel):
 
 
 class Check(BaseModel):
-    """One check's result, the same object as in ``grader grade --json``. For a student, a
-    hidden check carries only name, verdict, points and visible."""
+    """One check's result, the same object as in ``grader grade --json``: absent fields are left
+    out, never null. For a student, a hidden check carries only name, verdict, points,
+    max_points, visible and message."""
+
+    # The document describes the fields (the serializer below only drops the absent ones).
+    model_config = ConfigDict(json_schema_mode_override="validation")
 
     name: str
     verdict: Literal["passed", "failed", "error", "timeout", "memory", "crashed", "invalid-reply"]
@@ -46,6 +62,10 @@ class Check(BaseModel):
     got: Optional[str] = None
     output: Optional[str] = None
 
+    @model_serializer(mode="wrap")
+    def _absent_fields_left_out(self, handler):  # noqa: ANN001, ANN202
+        return {key: value for key, value in handler(self).items() if value is not None}
+
 
 class SubmissionOut(BaseModel):
     id: int
@@ -59,11 +79,6 @@ class SubmissionOut(BaseModel):
     queue_position: Optional[int] = None
     created_at: dt.datetime
     graded_at: Optional[dt.datetime] = None
-
-    @field_serializer("checks")
-    def _checks_as_in_grade_json(self, checks: list[Check]) -> list[dict[str, Any]]:
-        """The same objects as ``grader grade --json``: absent fields are left out, not null."""
-        return [check.model_dump(mode="json", exclude_none=True) for check in checks]
 
 
 class ExerciseOut(BaseModel):

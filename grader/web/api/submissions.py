@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from flask import request, url_for
+from flask_babel import gettext as _
 from pydantic import ValidationError
 
 from grader.store import submissions
@@ -34,13 +35,17 @@ def create_submission():  # noqa: ANN201
               type: object
               required: [exercise, file]
               properties:
-                exercise: {type: string, description: "The exercise's slug."}
-                course: {type: string}
+                exercise: {type: string, description: "The exercise's slug.", example: none-grad-after-rebinding}
+                course: {type: string, description: "Course id; default: your course with this exercise."}
                 file: {type: string, format: binary}
           application/json:
             schema: SubmissionIn
       responses:
-        202: {description: Stored and queued, content: {application/json: {schema: Accepted}}}
+        202:
+          description: Stored and queued
+          headers:
+            Location: {description: Where to poll for the grade (the body's url)., schema: {type: string}}
+          content: {application/json: {schema: Accepted}}
         400: {$ref: "#/components/responses/Error"}
         401: {$ref: "#/components/responses/Error"}
         404: {$ref: "#/components/responses/Error"}
@@ -66,29 +71,40 @@ def create_submission():  # noqa: ANN201
 
 
 def _read_request() -> tuple[str, str, bytes, str | None]:
+    """The submission in the body: (exercise, filename, data, course). Werkzeug has already
+    answered 413 for a body over ``MAX_CONTENT_LENGTH`` when it is read here."""
     mimetype = request.mimetype
     if mimetype == "application/json":
-        try:
-            payload = json.loads(request.get_data(cache=False) or b"null")
-        except (ValueError, UnicodeDecodeError):
-            raise ApiError(400, "The body is not valid JSON.", "bad_json") from None
-        try:
-            parsed = SubmissionIn.model_validate(payload)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            field = ".".join(str(part) for part in first.get("loc", ())) or None
-            raise ApiError(422, f"{field or 'body'}: {first['msg']}", "invalid", field) from None
-        return parsed.exercise, parsed.filename, parsed.source.encode("utf-8"), parsed.course
+        return _read_json()
     if mimetype == "multipart/form-data":
         exercise = request.form.get("exercise", "").strip()
         if not exercise:
-            raise ApiError(422, "The field 'exercise' is missing.", "missing_field", "exercise")
+            raise ApiError(422, _("The field 'exercise' is missing."), "missing_field", "exercise")
         upload = request.files.get("file")
         if upload is None or not upload.filename:
-            raise ApiError(422, "The field 'file' is missing.", "missing_field", "file")
+            raise ApiError(422, _("The field 'file' is missing."), "missing_field", "file")
         return exercise, upload.filename, upload.read(config().max_upload_bytes + 1), request.form.get("course") or None
-    raise ApiError(415, "Send multipart/form-data (fields exercise and file) or application/json.",
+    raise ApiError(415, _("Send multipart/form-data (fields exercise and file) or application/json."),
                    "unsupported_media_type")
+
+
+def _read_json() -> tuple[str, str, bytes, str | None]:
+    try:
+        payload = json.loads(request.get_data(cache=False) or b"null")
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise ApiError(400, _("The body is not valid JSON."), "bad_json") from None
+    try:
+        parsed = SubmissionIn.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first.get("loc", ())) or None
+        raise ApiError(422, _("%(field)s: %(problem)s", field=field or "body", problem=first["msg"]),
+                       "invalid", field) from None
+    try:
+        filename, data = parsed.as_file()
+    except UnicodeEncodeError:
+        raise ApiError(422, _("The source is not valid Unicode text."), "not_utf8", "source") from None
+    return parsed.exercise, filename, data, parsed.course
 
 
 @api.route("/submissions/<int:submission_id>")
@@ -100,7 +116,7 @@ def get_submission(submission_id: int):  # noqa: ANN201
       description: Students see their own submissions only; hidden checks show their verdict only.
       security: [{bearer: []}]
       parameters:
-        - {name: submission_id, in: path, required: true, schema: {type: integer}}
+        - {name: submission_id, in: path, required: true, schema: {type: integer, minimum: 1}}
       responses:
         200: {description: The submission, content: {application/json: {schema: SubmissionOut}}}
         401: {$ref: "#/components/responses/Error"}
@@ -109,12 +125,14 @@ def get_submission(submission_id: int):  # noqa: ANN201
     user = api_user()
     found = submissions.get_for(db(), user, submission_id)
     if found is None:
-        raise ApiError(404, f"There is no submission {submission_id}.", "not_found")
-    return describe(found, full=found.user_id != user.id).model_dump(mode="json")
+        raise ApiError(404, _("There is no submission %(id)d.", id=submission_id), "not_found")
+    full = submissions.can_teach(db(), user, found.course_id)
+    return describe(found, full=full).model_dump(mode="json")
 
 
 def describe(found: Submission, full: bool) -> SubmissionOut:
-    """``full``: an instructor's view, hidden checks included."""
+    """``full``: the view of an instructor of the submission's course, hidden checks included;
+    everyone else sees a hidden check's verdict and points only."""
     latest, shown = found.latest_run, submissions.shown_result(found)
     out = SubmissionOut(id=found.id, exercise=found.exercise.slug, status=latest.status if latest else "queued",
                         created_at=found.created_at,
@@ -137,4 +155,4 @@ def describe(found: Submission, full: bool) -> SubmissionOut:
 def _hidden(check: dict) -> dict:
     return {"name": check["name"], "verdict": check["verdict"], "points": check["points"],
             "max_points": check["max_points"], "visible": False,
-            "message": "" if check["verdict"] == "passed" else "This check is hidden."}
+            "message": "" if check["verdict"] == "passed" else _("This check is hidden.")}
