@@ -188,7 +188,8 @@ _CHECK_FIELDS = {f.name for f in fields(CheckResult)}
 
 def to_grade_result(file: str, data: dict[str, Any]) -> GradeResult:
     """The API's submission object as the engine's result, so it prints as ``grader grade``'s.
-    The API gives no grading time: ``seconds`` is from upload to grade, queueing included."""
+    ``seconds`` is the grading time the API reports (from upload to grade for a server that
+    reports none)."""
     checks = [{"message": "", **{k: v for k, v in c.items() if k in _CHECK_FIELDS}} for c in data.get("checks", [])]
     error = data.get("error")
     if data.get("status") == "failed":
@@ -196,7 +197,7 @@ def to_grade_result(file: str, data: dict[str, Any]) -> GradeResult:
     return GradeResult.from_dict({
         "file": file, "exercise": data["exercise"], "score": data.get("score") or 0.0,
         "max_score": data.get("max_score") or 0.0, "checks": checks, "notes": data.get("notes", []),
-        "error": error, "seconds": data.get("seconds", _turnaround(data)),
+        "error": error, "seconds": data["seconds"] if data.get("seconds") is not None else _turnaround(data),
     })
 
 

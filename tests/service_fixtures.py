@@ -45,6 +45,20 @@ def pg_problem() -> str | None:
     return _pg_reachable()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2id with its cheapest parameters in this process: the default costs ~140 ms per
+    hash and per check, and nearly every service test creates accounts and signs in.
+    (Servers the tests start in subprocesses keep the real parameters.)"""
+    from argon2 import PasswordHasher, profiles
+
+    saved = accounts._hasher, accounts._DUMMY_HASH
+    accounts._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    accounts._DUMMY_HASH = accounts._hasher.hash("not a password")
+    yield
+    accounts._hasher, accounts._DUMMY_HASH = saved
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path, pg_problem: str | None) -> Iterator[str]:
     if request.param == "sqlite":
@@ -64,10 +78,27 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, pg_problem: str
     admin.dispose()
 
 
-@pytest.fixture
-def db(database_url: str) -> Iterator[Database]:
-    database = Database(database_url)
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per session; each test gets a copy (the migrations
+    themselves are tested in test_migrations.py, on empty databases)."""
+    path = tmp_path_factory.mktemp("template") / "grader.db"
+    database = Database(f"sqlite:///{path}")
     migrate.upgrade(database.engine)
+    database.dispose()  # the last connection checkpoints the WAL into the file
+    return path
+
+
+@pytest.fixture
+def db(database_url: str, migrated_sqlite: Path) -> Iterator[Database]:
+    if database_url.startswith("sqlite:///"):
+        import shutil
+
+        shutil.copyfile(migrated_sqlite, database_url.removeprefix("sqlite:///"))
+        database = Database(database_url)
+    else:
+        database = Database(database_url)
+        migrate.upgrade(database.engine)
     yield database
     database.dispose()
 

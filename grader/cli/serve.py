@@ -28,6 +28,7 @@ from grader.cli.service import INSTANCE_OPTION, load_config, open_database
 log = logging.getLogger("grader.serve")
 STOP_GRACE_SECONDS = 15.0
 PR_SET_PDEATHSIG = 1
+WORKER_NICENESS = 10
 
 
 @main.command()
@@ -210,6 +211,9 @@ def web_process(obj: Context, host: str, port: int, threads: int, instance_path:
 def worker_process(obj: Context, instance_path: str | None) -> None:
     """A grading worker process (started by `grader serve`)."""
     _die_with_parent()
+    # Grading yields the CPU to the web process (and its fork server and children inherit
+    # this): pages stay fast while every core grades, and grading loses almost nothing.
+    os.nice(WORKER_NICENESS)
     obj.launch_early()  # the fork server's torch import overlaps ours
     config = load_config(instance_path)
     _configure_logging(config, "worker")

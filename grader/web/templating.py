@@ -25,10 +25,13 @@ def _markdown() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
 
 
+@lru_cache(maxsize=128)
 def render_markdown(text: str) -> Markup:
+    """A statement as HTML. Cached: the same few statements are rendered on every view."""
     return Markup(_markdown().render(text or ""))
 
 
+@lru_cache(maxsize=1024)
 def render_inline_markdown(text: str) -> Markup:
     """One line of an author's Markdown (a summary, a hint): `code` and emphasis, no paragraph."""
     return Markup(_markdown().renderInline(text or ""))

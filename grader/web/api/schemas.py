@@ -79,6 +79,7 @@ class SubmissionOut(BaseModel):
     queue_position: Optional[int] = None
     created_at: dt.datetime
     graded_at: Optional[dt.datetime] = None
+    seconds: Optional[float] = Field(None, description="How long grading took, queueing excluded.")
 
 
 class ExerciseOut(BaseModel):

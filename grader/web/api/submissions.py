@@ -139,6 +139,7 @@ def describe(found: Submission, full: bool) -> SubmissionOut:
                         queue_position=submissions.queue_position(db(), latest) if latest else None)
     if shown is not None:
         out.graded_at = shown.finished_at
+        out.seconds = round(shown.grading_seconds, 3) if shown.grading_seconds is not None else None
         if shown.status == RunStatus.FAILED.value:
             out.error = shown.error
         else:
