@@ -16,10 +16,13 @@ pytest_plugins = ["service_fixtures"]
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-slow", action="store_true", default=False,
-                     help="also run the suites marked slow (CI runs them)")
+                     help="also run the slow suites and the PostgreSQL half of the database tests (CI runs them)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:  # the PostgreSQL half of the database tests runs with the slow suites
+        if getattr(item, "callspec", None) and item.callspec.params.get("database_url") == "postgresql":
+            item.add_marker(pytest.mark.slow)
     if config.getoption("--run-slow"):
         return
     skip = pytest.mark.skip(reason="slow: run with --run-slow")

@@ -102,9 +102,9 @@ def group_members(pgid: int) -> list[int]:
     return found
 
 
-def submit(url: str, token: str, data: bytes, name: str = "fix.py") -> int:
+def submit(url: str, token: str, data: bytes, name: str = "fix.py", exercise: str = SLUG) -> int:
     response = requests.post(f"{url}/api/v1/submissions", headers={"Authorization": f"Bearer {token}"},
-                             data={"exercise": SLUG}, files={"file": (name, data)}, timeout=30)
+                             data={"exercise": exercise}, files={"file": (name, data)}, timeout=30)
     assert response.status_code == 202, response.text
     return response.json()["id"]
 
@@ -220,8 +220,11 @@ def test_200_concurrent_api_submissions_are_all_stored_and_graded_once(served_in
     served = Served(instance, database_url, workers=2).start()
     try:
         token = served.token()
+        # The bank's quickest exercise: the test is about the service, not about grading time.
+        quick = "manual-sgd-step"
+        files = [(ROOT / "solutions" / f"{quick}.py").read_bytes(), (ROOT / "exercises" / quick / "stub.py").read_bytes()]
         with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
-            ids = list(pool.map(lambda n: submit(served.url, token, CORRECT if n % 2 else BUGGY), range(200)))
+            ids = list(pool.map(lambda n: submit(served.url, token, files[n % 2], exercise=quick), range(200)))
         assert len(set(ids)) == 200
         wait_graded(served.database_url, 200, timeout=600)
         after = run_counts(served.database_url)
