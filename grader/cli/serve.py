@@ -28,7 +28,7 @@ from grader.cli.service import INSTANCE_OPTION, load_config, open_database
 log = logging.getLogger("grader.serve")
 STOP_GRACE_SECONDS = 15.0
 PR_SET_PDEATHSIG = 1
-WORKER_NICENESS = 10
+WORKER_NICENESS = 19
 
 
 @main.command()
