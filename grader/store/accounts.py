@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from grader.store.models import ApiToken, Course, Enrolment, Role, User, utcnow
+from grader.store.models import ApiToken, Course, Enrolment, Role, User
 
 TOKEN_PREFIX = "tg_"
 _hasher = PasswordHasher()
@@ -28,7 +28,7 @@ class AccountError(Exception):
 def normalise_email(email: str) -> str:
     email = (email or "").strip().lower()
     local, _, domain = email.rpartition("@")
-    if not local or not domain or len(email) > 320 or any(c.isspace() or c == "\x00" for c in email):
+    if not local or not domain or len(email) > 320 or not email.isprintable() or any(c.isspace() for c in email):
         raise AccountError(f"{email!r} is not an email address")
     return email
 
@@ -173,9 +173,3 @@ def import_roster(session: Session, text: str, course: Course) -> RosterReport:
         except AccountError as exc:
             report.errors.append(f"line {number}: {exc}")
     return report
-
-
-def touch_token(session: Session, token: str) -> None:
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token)))
-    if row is not None:
-        row.last_used_at = utcnow()

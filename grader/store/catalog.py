@@ -44,7 +44,11 @@ def sync_exercises(session: Session, bank: Bank) -> list[Exercise]:
     return rows
 
 
-def exercise_by_slug(session: Session, slug: str) -> Exercise | None:
+def exercise_by_slug(session: Session, slug: str | None) -> Exercise | None:
+    """The exercise, or None. A slug no exercise can have (empty, over 100 characters, or
+    unprintable: PostgreSQL refuses a NUL in a query outright) is never sent to the database."""
+    if not slug or len(slug) > 100 or not slug.isprintable():
+        return None
     return session.scalar(select(Exercise).where(Exercise.slug == slug))
 
 

@@ -41,7 +41,7 @@ class Accepted:
 
 def submit(session: Session, user: User, exercise_slug: str, filename: str, data: bytes,
            max_bytes: int, origin: str = "web", course_id: str | None = None) -> Accepted:
-    exercise = catalog.exercise_by_slug(session, exercise_slug) if _storable(exercise_slug, 100) else None
+    exercise = catalog.exercise_by_slug(session, exercise_slug)
     if exercise is None:
         raise SubmissionRejected("unknown_exercise", f"There is no exercise {(exercise_slug or '')[:100]!r}.",
                                  "exercise")
@@ -82,7 +82,7 @@ def validate_file(filename: str, data: bytes, max_bytes: int) -> None:
 
 def _storable(text: str | None, limit: int) -> bool:
     """Text a lookup may be sent to the database with: PostgreSQL refuses NUL characters and
-    lone surrogates outright, and no slug or course id is that long or unprintable."""
+    lone surrogates outright, and no course id is that long or unprintable."""
     return bool(text) and len(text) <= limit and text.isprintable()
 
 
@@ -138,12 +138,6 @@ def history(session: Session, user: User, exercise_id: int) -> list[Submission]:
     return list(session.scalars(select(Submission).options(selectinload(Submission.runs))
                                 .where(Submission.user_id == user.id, Submission.exercise_id == exercise_id)
                                 .order_by(Submission.id.desc())))
-
-
-def current_run(submission: Submission) -> GradingRun | None:
-    """The run that decides what the submission shows: the newest graded one, unless a newer
-    run is still on its way (then that one, so the page says it is being regraded)."""
-    return submission.latest_run
 
 
 def shown_result(submission: Submission) -> GradingRun | None:

@@ -30,8 +30,7 @@ def login():  # noqa: ANN201
     form = LoginForm()
     if form.validate_on_submit():
         with database().unit_of_work() as db_session:
-            email = form.email.data if form.email.data.isprintable() else ""  # a NUL never reaches SQL
-            user = accounts.authenticate(db_session, email, form.password.data)
+            user = accounts.authenticate(db_session, form.email.data, form.password.data)
             signed_in = SignedIn.of(user) if user is not None else None
         if signed_in is None:
             flash(_("Wrong email or password."), "error")

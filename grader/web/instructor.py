@@ -31,7 +31,6 @@ bp = Blueprint("instructor", __name__, url_prefix="/instructor")
 log = logging.getLogger("grader.web")
 
 MAX_REASON = 500
-MAX_ID = 2**31 - 1  # larger ids cannot exist (and PostgreSQL refuses to compare with them)
 MAX_NAME = 200  # users.display_name
 
 
@@ -57,8 +56,7 @@ def _course(user: User) -> tuple[Course, list[Course]]:
 
 
 def _exercise(course: Course, slug: str) -> Exercise:
-    # PostgreSQL refuses a NUL in a query outright: such a slug cannot exist anyway.
-    exercise = catalog.exercise_by_slug(db(), slug) if len(slug) <= 100 and slug.isprintable() else None
+    exercise = catalog.exercise_by_slug(db(), slug)
     if exercise is None or not catalog.in_course(db(), course.id, exercise):
         _not_found(_("The course “%(course)s” has no exercise “%(slug)s”.", course=course.title,
                      slug="".join(ch for ch in slug[:100] if ch.isprintable())))
@@ -66,7 +64,7 @@ def _exercise(course: Course, slug: str) -> Exercise:
 
 
 def _submission(session, user: User, submission_id: int) -> Submission:  # noqa: ANN001
-    found = submissions.get_for(session, user, submission_id) if submission_id <= MAX_ID else None
+    found = submissions.get_for(session, user, submission_id)
     if found is None or not submissions.can_teach(session, user, found.course_id):
         _not_found(_("There is no submission %(id)d in the courses you teach.", id=submission_id))
     return found
