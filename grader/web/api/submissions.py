@@ -8,6 +8,7 @@ from flask import request, url_for
 from flask_babel import gettext as _
 from pydantic import ValidationError
 
+from grader.engine.results import GradeResult
 from grader.store import submissions
 from grader.store.models import RunStatus, Submission, User
 from grader.web.api import ApiError, api, api_rate_key, api_user
@@ -143,17 +144,9 @@ def describe(found: Submission, full: bool) -> SubmissionOut:
         if shown.status == RunStatus.FAILED.value:
             out.error = shown.error
         else:
-            result = shown.result or {}
+            result = GradeResult.from_dict(shown.result)
+            view = result.to_dict() if full else result.student_dict()  # hidden checks: verdict only
             out.score, out.max_score = shown.score, shown.max_score
-            out.checks = [Check.model_validate(c if full or c.get("visible", True) else _hidden(c))
-                          for c in result.get("checks", [])]
-            out.notes, out.error = result.get("notes", []), result.get("error")
-        if latest is not None and latest.status in (RunStatus.GRADED.value, RunStatus.FAILED.value):
-            out.status = latest.status
+            out.checks = [Check.model_validate(check) for check in view["checks"]]
+            out.notes, out.error = view["notes"], view.get("error")
     return out
-
-
-def _hidden(check: dict) -> dict:
-    return {"name": check["name"], "verdict": check["verdict"], "points": check["points"],
-            "max_points": check["max_points"], "visible": False,
-            "message": "" if check["verdict"] == "passed" else _("This check is hidden.")}
