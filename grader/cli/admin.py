@@ -4,15 +4,14 @@ in one unit of work, and prints what it did; a password or a token is shown once
 
 from __future__ import annotations
 
-import contextlib
 import sys
 import time
-from typing import TYPE_CHECKING, Iterator, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
 from grader.cli.base import EXIT_PROBLEMS, Context, main
-from grader.cli.service import INSTANCE_OPTION, load_config, open_database
+from grader.cli.service import INSTANCE_OPTION, bank_of, course_or_error, instance_database
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -26,33 +25,9 @@ COURSE_OPTION = click.option("--course", "course_id", metavar="ID",
                              help="Course id (default: the instance's default course, 'demo').")
 
 
-@contextlib.contextmanager
-def instance_database(instance_path: str | None) -> Iterator[tuple["Config", "Database"]]:
-    config = load_config(instance_path)
-    database = open_database(config)
-    try:
-        yield config, database
-    finally:
-        database.dispose()
-
-
-def bank_of(obj: Context, config: "Config") -> "Bank":
-    """``--bank`` / ``$GRADER_BANK`` first, then the instance's ``bank`` setting, then ``.``."""
-    from grader.engine.bank import Bank, BankError
-
-    if obj.bank_path or config.bank is None:
-        return obj.bank()
-    try:
-        return Bank.locate({"GRADER_BANK": str(config.bank)})
-    except BankError as exc:
-        raise click.ClickException(str(exc)) from None
-
-
 def course_for(session: "Session", obj: Context, config: "Config", course_id: str | None) -> "Course":
     """The named course, which must exist. Only the default course is created when missing,
     with the whole bank in it (as on a first ``grader serve``), so its students can submit."""
-    from sqlalchemy import select
-
     from grader.engine.bank import BankError
     from grader.store import accounts, catalog, seed
     from grader.store.models import Course
@@ -62,8 +37,7 @@ def course_for(session: "Session", obj: Context, config: "Config", course_id: st
     if found is not None:
         return found
     if course_id != config.default_course:
-        known = ", ".join(session.scalars(select(Course.id).order_by(Course.id))) or "none"
-        raise click.ClickException(f"no course {course_id!r} (courses: {known})")
+        course_or_error(session, course_id)  # raises, naming the courses there are
     title = "Demo course: PyTorch autograd" if course_id == seed.DEMO_COURSE else None
     course = accounts.ensure_course(session, course_id, title)
     try:
@@ -180,13 +154,12 @@ def list_users(instance_path: str | None, course_id: str | None) -> None:
     from sqlalchemy import select
     from sqlalchemy.orm import selectinload
 
-    from grader.store.models import Course, Enrolment, User
+    from grader.store.models import Enrolment, User
 
     with instance_database(instance_path) as (_, database), database.reading() as session:
         query = select(User).options(selectinload(User.enrolments)).order_by(User.email)
         if course_id is not None:
-            if session.get(Course, course_id) is None:
-                raise click.ClickException(f"no course {course_id!r}")
+            course_or_error(session, course_id)
             query = query.join(Enrolment).where(Enrolment.course_id == course_id)
         rows = [(u.email, u.display_name, u.role, ", ".join(sorted(e.course_id for e in u.enrolments)) or "-")
                 for u in session.scalars(query)]

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from grader.cli.base import main
-from grader.cli.service import INSTANCE_OPTION, load_config, open_database
+from grader.cli.service import INSTANCE_OPTION, course_or_error, instance_database
 
 
 @main.command()
@@ -21,24 +21,12 @@ from grader.cli.service import INSTANCE_OPTION, load_config, open_database
               help="Write to FILE instead of standard output.")
 def export(instance_path: str | None, course_id: str | None, as_csv: bool, out: str | None) -> None:
     """Export a course's gradebook: best and latest score and attempts per student and exercise."""
-    from sqlalchemy import select
-
     from grader.store import gradebook
-    from grader.store.models import Course
 
-    config = load_config(instance_path)
-    course_id = course_id or config.default_course
-    database = open_database(config)
-    try:
-        with database.reading() as session:
-            course = session.get(Course, course_id)
-            if course is None:
-                known = ", ".join(session.scalars(select(Course.id).order_by(Course.id))) or "none"
-                raise click.ClickException(f"there is no course {course_id!r} (courses: {known})")
-            book = gradebook.build_gradebook(session, course)
-            text = gradebook.csv_text(book) if as_csv else text_table(book)
-    finally:
-        database.dispose()
+    with instance_database(instance_path) as (config, database), database.reading() as session:
+        course_id = course_id or config.default_course
+        book = gradebook.build_gradebook(session, course_or_error(session, course_id))
+        text = gradebook.csv_text(book) if as_csv else text_table(book)
     if out is None:
         click.echo(text, nl=False)
         return

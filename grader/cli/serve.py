@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import click
 
 from grader.cli.base import EXIT_SANDBOX, Context, main
-from grader.cli.service import INSTANCE_OPTION, load_config, open_database
+from grader.cli.service import INSTANCE_OPTION, bank_of, load_config, open_database
 
 log = logging.getLogger("grader.serve")
 STOP_GRACE_SECONDS = 15.0
@@ -78,7 +78,7 @@ def prepare_instance(obj: Context, config) -> list:  # noqa: ANN001
     from grader.store import seed
 
     database = open_database(config)
-    bank = obj.bank()
+    bank = bank_of(obj, config)
     try:
         with database.unit_of_work() as session:
             made = seed.seed_if_empty(session, bank, config.default_course)
@@ -200,7 +200,7 @@ def web_process(obj: Context, host: str, port: int, threads: int, instance_path:
     config = load_config(instance_path)
     _configure_logging(config, "web")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    app = create_app(config, bank=obj.bank())
+    app = create_app(config, bank=bank_of(obj, config))
     waitress_serve(app, host=host, port=port, threads=threads, ident="torch-grader",
                    clear_untrusted_proxy_headers=True, _quiet=True)
 
@@ -226,7 +226,7 @@ def worker_process(obj: Context, instance_path: str | None) -> None:
     from grader.queue.worker import Worker
     from grader.store.db import Database
 
-    bank = obj.bank()
+    bank = bank_of(obj, config)
     sandbox = obj.sandbox(bank)  # exits with EXIT_SANDBOX if a layer is missing
     database = Database(config.sqlalchemy_url)
     signal.signal(signal.SIGTERM, on_signal)

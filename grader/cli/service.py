@@ -3,11 +3,20 @@ and what every command that talks to the database shares."""
 
 from __future__ import annotations
 
+import contextlib
+from typing import TYPE_CHECKING, Iterator
+
 import click
 
-from grader.cli.base import main
+from grader.cli.base import Context, main
 from grader.config import Config, ConfigError
 from grader.store.db import Database
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from grader.engine.bank import Bank
+    from grader.store.models import Course
 
 INSTANCE_OPTION = click.option("--instance", "instance_path", envvar="GRADER_INSTANCE_PATH", metavar="DIR",
                                help="Instance folder: database, secret key, logs (default: ./instance).")
@@ -31,6 +40,38 @@ def open_database(config: Config, upgrade: bool = True) -> Database:
     except Exception as exc:  # noqa: BLE001 - an unreachable or broken database
         raise click.ClickException(f"cannot open the database {_safe(config.sqlalchemy_url)}: {exc}") from None
     return database
+
+
+@contextlib.contextmanager
+def instance_database(instance_path: str | None) -> Iterator[tuple["Config", "Database"]]:
+    config = load_config(instance_path)
+    database = open_database(config)
+    try:
+        yield config, database
+    finally:
+        database.dispose()
+
+
+def bank_of(obj: Context, config: "Config") -> "Bank":
+    """``--bank`` / ``$GRADER_BANK`` first, then the instance's ``bank`` setting, then ``.``."""
+    from grader.engine.bank import Bank, BankError
+
+    if obj.bank_path or config.bank is None:
+        return obj.bank()
+    try:
+        return Bank.locate({"GRADER_BANK": str(config.bank)})
+    except BankError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def course_or_error(session: "Session", course_id: str) -> "Course":
+    """The course, or a clear error that names the courses there are."""
+    from grader.store import accounts
+
+    try:
+        return accounts.course(session, course_id)
+    except accounts.AccountError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _safe(url: str) -> str:

@@ -119,7 +119,8 @@ def ensure_course(session: Session, course_id: str, title: str | None = None) ->
 def course(session: Session, course_id: str) -> Course:
     found = session.get(Course, course_id)
     if found is None:
-        raise AccountError(f"no course {course_id!r}")
+        known = ", ".join(session.scalars(select(Course.id).order_by(Course.id))) or "none"
+        raise AccountError(f"there is no course {course_id!r} (courses: {known})")
     return found
 
 
