@@ -124,7 +124,6 @@ class _LeaseRenewer(threading.Thread):
         super().__init__(name=f"lease-{claim.run_id}", daemon=True)
         self.db, self.claim, self.lease_seconds = db, claim, lease_seconds
         self._stopped = threading.Event()
-        self.lost = False
 
     def run(self) -> None:
         interval = max(0.2, self.lease_seconds / 3)
@@ -132,8 +131,7 @@ class _LeaseRenewer(threading.Thread):
             try:
                 with self.db.unit_of_work() as session:
                     if not claims.renew(session, self.claim, self.lease_seconds):
-                        self.lost = True
-                        return
+                        return  # lost: finish() will find out and store nothing
             except Exception:  # a database hiccup: try again at the next interval
                 log.warning("could not renew the lease of run %s", self.claim.run_id, exc_info=True)
 

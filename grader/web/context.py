@@ -61,9 +61,9 @@ def close_db(_exc: BaseException | None = None) -> None:
         session.close()
 
 
-def user_row() -> User:
-    """The signed-in user's row in the request's session."""
-    row = db().get(User, current_user.id)
+def user_row(session: Session | None = None) -> User:
+    """The signed-in user's row, in ``session`` (default: the request's reading session)."""
+    row = (session or db()).get(User, current_user.id)
     if row is None:
         abort(401)
     return row

@@ -83,7 +83,7 @@ def submit(slug: str):  # noqa: ANN201
         return redirect(url_for(".exercise", slug=slug), 303)
     try:
         with database().unit_of_work() as session:
-            accepted = submissions.submit(session, user_row_in(session), row.slug, filename, data,
+            accepted = submissions.submit(session, user_row(session), row.slug, filename, data,
                                           config().max_upload_bytes, origin="web")
             submission_id = accepted.submission.id
             position = submissions.queue_position(session, accepted.run)
@@ -94,14 +94,6 @@ def submit(slug: str):  # noqa: ANN201
         flash(_("Many submissions are waiting: grading is delayed. Yours is number %(n)d in the queue; "
                 "it is saved and will be graded.", n=position), "warning")
     return redirect(url_for(".submission", submission_id=submission_id), 303)
-
-
-def user_row_in(session):  # noqa: ANN001, ANN201
-    from flask_login import current_user
-
-    from grader.store.models import User
-
-    return session.get(User, current_user.id)
 
 
 @bp.route("/submissions/<int:submission_id>")
