@@ -12,6 +12,15 @@ with real torch in this process and raises :class:`CheckFailed` when the answer 
         pending = sub.start("run_fit", **problem)  # the student's code runs in the sandbox ...
         expected = reference(problem)              # ... while the reference is computed here
         expect_close("w", pending.result()["w"], expected[0])
+
+A contract property that must hold on *every* call (returned tensors are leaves, inputs are
+left unchanged, ...) is an ``@invariant``: the runner evaluates it on every reply of every
+check, and a violation seen anywhere fails the invariant's own check with that call's input
+as the counterexample. It also runs its own examples, drawn from its ``probe`` strategy:
+
+    @invariant(points=2, calls=("run_fit",), probe=problems(max_steps=5), description="...")
+    def returns_leaf_parameters(args, reply):
+        expect(reply["w"].is_leaf, "w must be a leaf tensor.")
 """
 
 from __future__ import annotations
@@ -47,6 +56,14 @@ class Check:
     examples: int = 20
     strategies: dict[str, SearchStrategy] = field(default_factory=dict)
     error_hints: tuple[tuple[str, str], ...] = ()  # (substring of "Type: message", hint)
+    # Calls into the sandbox allowed while shrinking a failure (None: the runner's default);
+    # once spent, the smallest failing example found so far is reported.
+    shrink_calls: int | None = None
+    # On failure, show the student's autograd graph for the failing call (gradient-flow checks).
+    graph: bool = False
+    # Inputs tried before any random one (the boundaries the statement names), each a dict
+    # with one value per strategy; a failing explicit example is reported as it is.
+    explicit: tuple[dict[str, Any], ...] = ()
 
     def hint_for_error(self, text: str) -> str:
         for needle, hint in self.error_hints:
@@ -57,6 +74,8 @@ class Check:
 
 def check(*, points: float, description: str, hint: str = "", visible: bool = True,
           examples: int = 20, error_hints: dict[str, str] | None = None,
+          shrink_calls: int | None = None, graph: bool = False,
+          explicit: list[dict[str, Any]] | None = None,
           **strategies: SearchStrategy) -> Callable[[Callable[..., None]], Check]:
     """Declare a check; keyword arguments other than the named ones are hypothesis strategies."""
 
@@ -64,7 +83,49 @@ def check(*, points: float, description: str, hint: str = "", visible: bool = Tr
         return Check(name=function.__name__, points=points, description=description,
                      function=function, hint=hint, visible=visible, examples=examples,
                      strategies=dict(strategies),
-                     error_hints=tuple((error_hints or {}).items()))
+                     error_hints=tuple((error_hints or {}).items()),
+                     shrink_calls=shrink_calls, graph=graph, explicit=tuple(explicit or ()))
+
+    return decorate
+
+
+@dataclass(frozen=True)
+class Invariant(Check):
+    """A contract property of every reply to the driver functions named in ``calls``.
+
+    ``function(args, reply)`` raises :class:`CheckFailed` when ``reply`` (what the driver
+    reported for a call with keyword arguments ``args``) breaks the contract. It must be
+    cheap and must not call the submission: it runs on every reply of every check.
+    """
+
+    calls: tuple[str, ...] = ()
+
+    def applies_to(self, fn: str) -> bool:
+        return fn in self.calls
+
+
+def invariant(*, points: float, description: str, calls: tuple[str, ...] | list[str],
+              probe: SearchStrategy | None = None, hint: str = "", visible: bool = True,
+              examples: int = 10, error_hints: dict[str, str] | None = None,
+              shrink_calls: int | None = None, graph: bool = False,
+              explicit: list[dict[str, Any]] | None = None,
+              ) -> Callable[[Callable[[dict, Any], None]], Invariant]:
+    """Declare a contract invariant, checked on every reply of every check to ``calls``.
+
+    ``probe`` draws keyword arguments for ``calls[0]``: the invariant's own examples, so it is
+    exercised even where no other check calls that function; ``explicit`` lists argument
+    dicts tried first.
+    """
+    if not calls:
+        raise ValueError("an invariant must name the driver functions it watches")
+
+    def decorate(function: Callable[[dict, Any], None]) -> Invariant:
+        return Invariant(name=function.__name__, points=points, description=description,
+                         function=function, hint=hint, visible=visible, examples=examples,
+                         strategies={} if probe is None else {"args": probe},
+                         error_hints=tuple((error_hints or {}).items()),
+                         shrink_calls=shrink_calls, graph=graph, calls=tuple(calls),
+                         explicit=tuple({"args": e} for e in (explicit or ())))
 
     return decorate
 

@@ -48,14 +48,70 @@ def set_gradients(model: nn.Module, grads: Iterable[torch.Tensor | None]) -> Non
         p.grad = None if g is None else g.detach().reshape(p.shape).clone()
 
 
+SGD_OPTIONS = ("momentum", "dampening", "weight_decay", "nesterov", "maximize")
+ADAM_OPTIONS = ("betas", "eps", "weight_decay", "amsgrad", "maximize")
+
+
 def build_optimizer(spec: dict[str, Any], params: Iterable[torch.Tensor]) -> torch.optim.Optimizer:
-    """``{"name": "sgd", "lr": 0.1, "momentum": 0.9}`` or ``{"name": "adam", "lr": 0.01}``."""
+    """An optimizer from plain data.
+
+    ``{"name": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": True, "weight_decay": 0.01}``,
+    ``{"name": "adam", "lr": 0.01, "betas": [0.9, 0.999], "eps": 1e-8, "amsgrad": False}``;
+    every option torch accepts for SGD (momentum, dampening, weight_decay, nesterov,
+    maximize) or Adam (betas, eps, weight_decay, amsgrad, maximize) may be given. With
+    ``"groups": [{"params": [0, 2], "lr": 0.5, ...}, ...]`` the parameters (by index, in
+    ``params`` order) are split into parameter groups, each overriding options of its own;
+    parameters no group names are not given to the optimizer at all.
+    """
     name = spec["name"]
     if name == "sgd":
-        return torch.optim.SGD(params, lr=spec["lr"], momentum=spec.get("momentum", 0.0))
-    if name == "adam":
-        return torch.optim.Adam(params, lr=spec["lr"], betas=tuple(spec.get("betas", (0.9, 0.999))))
-    raise ValueError(f"unknown optimizer {name!r}")
+        cls, allowed = torch.optim.SGD, SGD_OPTIONS
+    elif name == "adam":
+        cls, allowed = torch.optim.Adam, ADAM_OPTIONS
+    else:
+        raise ValueError(f"unknown optimizer {name!r}")
+
+    def options(source: dict[str, Any]) -> dict[str, Any]:
+        chosen = {k: source[k] for k in allowed if k in source}
+        if "betas" in chosen:
+            chosen["betas"] = tuple(float(b) for b in chosen["betas"])
+        if "lr" in source:
+            chosen["lr"] = float(source["lr"])
+        return chosen
+
+    params = list(params)
+    groups = spec.get("groups")
+    if groups is None:
+        return cls(params, **options(spec))
+    param_groups = [{"params": [params[int(i)] for i in group["params"]], **options(group)}
+                    for group in groups]
+    return cls(param_groups, **options(spec))
+
+
+def optimizer_parameters(spec: dict[str, Any], count: int) -> list[int]:
+    """Indices of the parameters an optimizer spec gives to the optimizer."""
+    if spec.get("groups") is None:
+        return list(range(count))
+    return sorted(int(i) for group in spec["groups"] for i in group["params"])
+
+
+def make_leaf(values: torch.Tensor, layout: str = "contiguous") -> torch.Tensor:
+    """A leaf tensor with ``requires_grad`` holding ``values``, in the memory layout asked for.
+
+    ``"transposed"``: a 2-D leaf that is the transpose of a contiguous tensor (``.t()``);
+    ``"strided"``: every other element of a buffer twice as long (non-contiguous, any rank);
+    ``"contiguous"``: a plain copy. Student code must treat all three alike.
+    """
+    values = values.detach()
+    if layout == "transposed" and values.dim() == 2:
+        leaf = values.t().contiguous().t()
+    elif layout == "strided" and values.dim() >= 1:
+        buffer = torch.zeros(*values.shape[:-1], values.shape[-1] * 2, dtype=values.dtype)
+        buffer[..., ::2] = values
+        leaf = buffer[..., ::2]
+    else:
+        leaf = values.clone()
+    return leaf.requires_grad_(values.is_floating_point())
 
 
 def model_from_spec(spec: dict[str, Any]) -> nn.Sequential:

@@ -6,6 +6,8 @@ described as plain data (:mod:`grader.specs`) so both sides build the same netwo
 
 from __future__ import annotations
 
+import math
+
 import torch
 from hypothesis import strategies as st
 
@@ -27,14 +29,97 @@ def architectures(draw, max_in=4, max_out=2, max_hidden=2, max_width=5):
     return layers + [["linear", width, n_out]]
 
 
-def optimizers():
-    """SGD (with and without momentum) and Adam, as plain-data specs."""
-    return st.one_of(
-        st.builds(lambda lr: {"name": "sgd", "lr": lr}, st.sampled_from([0.01, 0.1, 0.5])),
-        st.builds(lambda lr, m: {"name": "sgd", "lr": lr, "momentum": m},
-                  st.sampled_from([0.01, 0.1]), st.sampled_from([0.5, 0.9])),
-        st.builds(lambda lr: {"name": "adam", "lr": lr}, st.sampled_from([0.001, 0.01, 0.1])),
-    )
+def sizes(low: int = 1, high: int = 64, small: int = 6):
+    """Counts (rows, steps, micro-batches ...) over the whole range ``low..high``, most of them
+    small (quick to run and to shrink) and some large."""
+    if high <= small:
+        return st.integers(low, high)
+    return st.one_of(st.integers(low, min(small, high)), st.integers(low, high))
+
+
+def learning_rates(low: float = 1e-3, high: float = 0.5):
+    """Learning rates from a continuous range, spread over its orders of magnitude."""
+    return st.floats(math.log10(low), math.log10(high)).map(lambda e: float(f"{10 ** e:.4g}"))
+
+
+def sgd_configs(lr=None):
+    """Every SGD configuration: plain, momentum (with dampening), Nesterov, weight decay, maximize."""
+    lr = lr or learning_rates(1e-3, 0.3)
+
+    @st.composite
+    def draw_config(draw):
+        config = {"name": "sgd", "lr": draw(lr)}
+        if draw(st.booleans()):
+            config["momentum"] = draw(st.sampled_from([0.5, 0.9, 0.99]))
+            if draw(st.booleans()):
+                config["nesterov"] = True
+            elif draw(st.booleans()):
+                config["dampening"] = draw(st.sampled_from([0.1, 0.5]))
+        if draw(st.booleans()):
+            config["weight_decay"] = draw(st.sampled_from([1e-4, 0.01, 0.1]))
+        if draw(st.integers(0, 4)) == 0:
+            config["maximize"] = True
+        return config
+
+    return draw_config()
+
+
+def adam_configs(lr=None):
+    """Adam with default or drawn betas, eps (down to 1e-10), weight decay, amsgrad, maximize."""
+    lr = lr or learning_rates(1e-4, 0.1)
+
+    @st.composite
+    def draw_config(draw):
+        config = {"name": "adam", "lr": draw(lr)}
+        if draw(st.booleans()):
+            config["betas"] = [draw(st.sampled_from([0.0, 0.5, 0.8, 0.9])),
+                               draw(st.sampled_from([0.9, 0.99, 0.999]))]
+        if draw(st.booleans()):
+            config["eps"] = draw(st.sampled_from([1e-10, 1e-8, 1e-6, 1e-3]))
+        if draw(st.booleans()):
+            config["weight_decay"] = draw(st.sampled_from([1e-4, 0.01, 0.1]))
+        if draw(st.integers(0, 3)) == 0:
+            config["amsgrad"] = True
+        if draw(st.integers(0, 4)) == 0:
+            config["maximize"] = True
+        return config
+
+    return draw_config()
+
+
+def optimizers(groups_of: int | None = None):
+    """Any SGD or Adam configuration (see :func:`sgd_configs`, :func:`adam_configs`).
+
+    With ``groups_of=n`` (the model's parameter count) some configurations split the
+    parameters into two groups with their own learning rate and weight decay.
+    """
+    base = st.one_of(sgd_configs(), adam_configs())
+    if not groups_of or groups_of < 2:
+        return base
+
+    @st.composite
+    def with_groups(draw):
+        config = draw(base)
+        if draw(st.booleans()):
+            cut = draw(st.integers(1, groups_of - 1))
+            second = {"params": list(range(cut, groups_of)),
+                      "lr": float(config["lr"]) * draw(st.sampled_from([0.1, 2.0, 10.0]))}
+            if draw(st.booleans()):
+                second["weight_decay"] = draw(st.sampled_from([0.0, 0.05]))
+            config["groups"] = [{"params": list(range(cut))}, second]
+        return config
+
+    return with_groups()
+
+
+def layouts():
+    """Memory layouts of leaf parameters: contiguous (mostly), transposed, strided."""
+    return st.sampled_from(["contiguous", "contiguous", "transposed", "strided"])
+
+
+def tiny_gradients(shape, generator: torch.Generator, scale_exponent: int = -7) -> torch.Tensor:
+    """Gradients around ``10**scale_exponent``: where Adam's ``eps`` decides the step."""
+    return torch.randn(shape, generator=generator) * 10.0 ** scale_exponent
 
 
 def random_tensors(seed: int, shapes, scale: float = 1.0) -> list[torch.Tensor]:
@@ -43,20 +128,24 @@ def random_tensors(seed: int, shapes, scale: float = 1.0) -> list[torch.Tensor]:
 
 
 @st.composite
-def training_setups(draw, n_batches=(1, 1), leftover_grads=False):
-    """A model spec with initial parameters, an optimizer spec and ``n_batches`` (x, y) batches."""
+def training_setups(draw, n_batches=(1, 1), leftover_grads=False, max_rows=64):
+    """A model spec with initial parameters, an optimizer spec and ``n_batches`` (x, y) batches.
+
+    Batches have 1..``max_rows`` rows (mostly few); the optimizer is any configuration
+    :func:`optimizers` draws, parameter groups included.
+    """
     layers = draw(architectures())
     seed = draw(st.integers(0, 2**16))
     shapes = specs.parameter_shapes(layers)
     params = random_tensors(seed, shapes, scale=0.5)
     n_in, n_out = layers[0][1], layers[-1][2]
     count = draw(st.integers(*n_batches))
-    sizes = [draw(st.integers(1, 6)) for _ in range(count)]
-    data = random_tensors(seed + 1, [s for b in sizes for s in ((b, n_in), (b, n_out))])
+    row_counts = [draw(sizes(1, max_rows)) for _ in range(count)]
+    data = random_tensors(seed + 1, [s for b in row_counts for s in ((b, n_in), (b, n_out))])
     setup = {
         "layers": layers,
         "params": params,
-        "optimizer": draw(optimizers()),
+        "optimizer": draw(optimizers(groups_of=len(shapes))),
         "batches": [[data[2 * i], data[2 * i + 1]] for i in range(count)],
     }
     if leftover_grads:

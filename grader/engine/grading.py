@@ -21,7 +21,8 @@ import torch
 from grader.engine import static
 from grader.engine.bank import Exercise
 from grader.engine.results import CheckResult, GradeResult, Verdict
-from grader.engine.runner import run_check
+from grader.checks import Invariant
+from grader.engine.runner import Observation, run_check
 from grader.sandbox import driver_kit
 from grader.sandbox.client import (ContractViolation, LoadError, LoadRequest, Sandbox,
                                    SandboxVerdict, Session, StudentError)
@@ -76,6 +77,44 @@ class SandboxedSubmission:
 
     def take_output(self) -> str:
         return self.session.read_output() if self.session is not None else ""
+
+    def graph_of(self, fn: str, args: dict[str, Any]) -> dict | None:
+        """The autograd graph the student's code built for this call, next to the one the
+        reference solution builds; ``None`` if it cannot be had (it never changes a verdict)."""
+        from grader.engine import graph  # only failing gradient-flow checks need it
+
+        try:
+            student = self._graph_from(self.ensure_open(), fn, args)
+        except (SandboxVerdict, StudentError, ContractViolation, LoadError):
+            return None
+        if student is None:
+            return None
+        return {"student": student, "expected": self._expected_graph(fn, args, graph)}
+
+    def _graph_from(self, session: Session, fn: str, args: dict[str, Any]) -> dict | None:
+        from grader.engine import graph
+
+        self._check_budget()
+        deadline = min(self.deadline, time.monotonic() + self.exercise.limits.call_seconds)
+        return graph.validate(session.graph(fn, args, deadline))
+
+    def _expected_graph(self, fn: str, args: dict[str, Any], graph: Any) -> dict | None:
+        """The same call on the bank's reference solution, in its own sandboxed child."""
+        solution = self.exercise.solution
+        if solution is None:
+            return None
+        load = replace(self.load, source=solution.read_text(encoding="utf-8"),
+                       filename=f"{self.exercise.slug}.py")
+        try:
+            session = self.sandbox.open(load, self.deadline - time.monotonic(), self.limits)
+        except (SandboxVerdict, LoadError):
+            return None
+        try:
+            return self._graph_from(session, fn, args)
+        except (SandboxVerdict, StudentError, ContractViolation):
+            return None
+        finally:
+            session.close(wait=False)
 
     def close(self) -> None:
         if self.session is not None:
@@ -152,19 +191,29 @@ def grade_submission(exercise: Exercise, submission: SubmissionSource, sandbox: 
         results += [not_run(c, f"Your file could not be imported: {exc.message}", exc.verdict)
                     for c in checks]
         return _finish(exercise, file, results, notes, started)
+    observation = Observation(checks)
+    graded: list[CheckResult] = []
     try:
         for check in checks:
             try:
-                result = run_check(check, sub, exercise.examples_for(check))
+                result = run_check(check, sub, exercise.examples_for(check), observation)
             except LoadError as exc:  # the child was re-opened after a crash and failed to load
                 result = not_run(check, f"Your file could not be imported: {exc.message}", Verdict.ERROR)
             output = sub.take_output()
             if output and not result.passed:
                 result.output = output
-            results.append(result)
+            graded.append(result)
+        # Invariants are judged last: a violation may show up in any later check's calls.
+        graded = [observation.verdict(c, r) if isinstance(c, Invariant) else r
+                  for c, r in zip(checks, graded)]
+        for check, result in zip(checks, graded):
+            if check.graph and isinstance(check, Invariant) and not result.passed and result.graph is None:
+                violation = observation.violations.get(check.name)
+                if violation is not None:
+                    result.graph = sub.graph_of(violation.fn, violation.args)
     finally:
         sub.close()
-    return _finish(exercise, file, results, notes, started)
+    return _finish(exercise, file, results + graded, notes, started)
 
 
 def forbidden_api_result(exercise: Exercise, source: str) -> CheckResult:

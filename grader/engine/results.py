@@ -39,6 +39,12 @@ class CheckResult:
     expected: str | None = None
     got: str | None = None
     output: str | None = None  # what the submission printed while this check ran (capped)
+    # False when shrinking stopped at its call budget: the counterexample is the smallest
+    # failing input found, not necessarily the smallest there is.
+    minimal: bool | None = None
+    # For gradient-flow checks: {"student": graph, "expected": graph or None}, plain data
+    # validated by grader.engine.graph (nodes, edges, cut markers).
+    graph: dict[str, Any] | None = None
 
     @property
     def passed(self) -> bool:
@@ -123,5 +129,6 @@ class GradeResult:
     def fingerprint(self) -> tuple:
         """Everything that must be identical when the same submission is graded twice."""
         return (self.score, self.error, tuple(
-            (c.name, c.verdict.value, c.points, c.message, repr(c.counterexample), c.expected, c.got)
+            (c.name, c.verdict.value, c.points, c.message, repr(c.counterexample), c.expected, c.got,
+             c.minimal, repr(c.graph))
             for c in self.checks))

@@ -3,20 +3,40 @@
 Hypothesis runs derandomized with no example database, so the same submission always sees
 the same inputs and gets the same score. A sandbox death (timeout, memory, crash, invalid
 reply) is a ``BaseException`` that aborts the run at once instead of being shrunk.
+
+Three things make grading deep without making failing submissions slow:
+
+- **Invariants are watched on every call.** Every reply of every check passes through
+  :class:`Observation`, which evaluates each ``@invariant`` that watches that driver function
+  and keeps its smallest violation; :meth:`Observation.verdict` turns it into the invariant's
+  own result at the end.
+- **Shrinking has a call budget.** Once a check has failed, only ``shrink_calls`` more calls
+  reach the sandbox. The next one stops hypothesis altogether (a ``BaseException``, which it
+  does not catch; letting candidates "pass" instead still cost ~8 ms of drawing each, for
+  hundreds of candidates), and the last failing example (the shrinker only moves to smaller
+  ones) is reported, marked as not fully minimal. The budget counts calls, not seconds, so
+  grading stays deterministic.
+- **Known failures are not re-run.** Each failing example is remembered by value; hypothesis'
+  final replay of the minimal example (and any candidate equal to a known failure) raises the
+  remembered exception instead of calling the sandbox again.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+import torch
+from hypothesis import HealthCheck, Phase, Verbosity, example, given, settings
 from hypothesis import strategies as st
 
-from grader.checks import Check, CheckFailed, render_example
+from grader.checks import Check, CheckFailed, Invariant, render_example
 from grader.engine.results import CheckResult, Verdict
 from grader.sandbox.client import ContractViolation, SandboxVerdict, StudentError
+from grader.sandbox.wire import WireTensor
 
 PHASES = (Phase.explicit, Phase.generate, Phase.shrink)
+SHRINK_CALLS = 12  # sandbox calls a failing check may spend on shrinking its counterexample
 
 
 def hypothesis_settings(examples: int) -> settings:
@@ -25,28 +45,221 @@ def hypothesis_settings(examples: int) -> settings:
                     print_blob=False, suppress_health_check=list(HealthCheck))
 
 
-def run_check(check: Check, sub: Any, examples: int | None = None) -> CheckResult:
-    """Run ``check`` against ``sub`` (anything with ``call(fn, **args)``)."""
+# ----------------------------------------------------------------------------- invariants
+@dataclass
+class Violation:
+    size: int
+    error: BaseException
+    fn: str
+    args: dict[str, Any]
+    seen_in: str
+
+
+class Observation:
+    """Evaluates the invariants on every reply, remembering each one's smallest violation."""
+
+    def __init__(self, checks: list[Check]):
+        self.invariants = [c for c in checks if isinstance(c, Invariant)]
+        self.violations: dict[str, Violation] = {}
+        self.calls_seen: dict[str, int] = {c.name: 0 for c in self.invariants}
+        self.current = ""  # the check whose calls are being watched
+        self.skip = ""  # the invariant whose own run evaluates it directly
+
+    def observe(self, fn: str, args: dict[str, Any], reply: Any) -> None:
+        for inv in self.invariants:
+            if not inv.applies_to(fn) or inv.name == self.skip:
+                continue
+            self.calls_seen[inv.name] += 1
+            try:
+                inv.function(args, reply)
+            except Exception as exc:  # noqa: BLE001 - CheckFailed, or a reply it cannot read
+                size = example_size(args)
+                known = self.violations.get(inv.name)
+                if known is None or size < known.size:
+                    self.violations[inv.name] = Violation(size, exc, fn, args, self.current)
+
+    def verdict(self, inv: Invariant, own: CheckResult) -> CheckResult:
+        """The invariant's result: its own run's failure, else the smallest violation seen."""
+        violation = self.violations.get(inv.name)
+        if not own.passed or violation is None:
+            return own
+        result = _classify(inv, violation.error, {"drawn": {"args": violation.args}})
+        if violation.seen_in and violation.seen_in != inv.name:
+            result.message = _join(result.message, f"(Seen in a call made by the check "
+                                                   f"`{violation.seen_in}`.)")
+        result.minimal = None  # not shrunk: the smallest of the calls that were made
+        return result
+
+
+def example_size(value: Any) -> int:
+    """A rough size of an input, to prefer the smaller of two counterexamples."""
+    if isinstance(value, torch.Tensor):
+        return int(value.numel())
+    if isinstance(value, WireTensor):
+        return int(value.value.numel())
+    if isinstance(value, bool) or value is None:
+        return 0
+    if isinstance(value, int):
+        return min(abs(value), 1 << 20)
+    if isinstance(value, dict):
+        return sum(example_size(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return len(value) + sum(example_size(v) for v in value)
+    return 1
+
+
+def _join(message: str, extra: str) -> str:
+    return f"{message} {extra}" if message else extra
+
+
+# ----------------------------------------------------------------------------- one check
+class _BudgetSpent(BaseException):
+    """Raised at a call once a check's shrinking budget is spent: it ends the hypothesis run."""
+
+
+class _Tracker:
+    """Counts a check's calls into the sandbox and records the calls of the current example."""
+
+    def __init__(self, budget: int):
+        self.left = budget
+        self.shrinking = False
+        self.exhausted = False
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def before_call(self, fn: str, args: dict[str, Any]) -> None:
+        if self.shrinking:
+            if self.left <= 0:
+                self.exhausted = True
+                raise _BudgetSpent()
+            self.left -= 1
+        self.calls.append((fn, args))
+
+
+class _PendingObserved:
+    def __init__(self, pending: Any, on_reply: Callable[[Any], None]):
+        self._pending, self._on_reply = pending, on_reply
+
+    def result(self) -> Any:
+        reply = self._pending.result()
+        self._on_reply(reply)
+        return reply
+
+
+class _Answered:
+    def __init__(self, reply: Any):
+        self._reply = reply
+
+    def result(self) -> Any:
+        return self._reply
+
+
+class WatchedSubmission:
+    """The ``sub`` a check receives: every call is counted and every reply is observed."""
+
+    def __init__(self, sub: Any, tracker: _Tracker, observation: Observation | None):
+        self._sub, self._tracker, self._observation = sub, tracker, observation
+
+    def call(self, fn: str, **args: Any) -> Any:
+        return self.start(fn, **args).result()
+
+    def start(self, fn: str, **args: Any) -> _PendingObserved:
+        self._tracker.before_call(fn, args)
+        start = getattr(self._sub, "start", None)
+        pending = start(fn, **args) if start is not None else _Answered(self._sub.call(fn, **args))
+        observation = self._observation
+        if observation is None:
+            return _PendingObserved(pending, lambda reply: None)
+        return _PendingObserved(pending, lambda reply: observation.observe(fn, args, reply))
+
+
+def example_key(value: Any) -> Any:
+    """A hashable identity of a drawn example, by value (tensors by dtype, shape and bytes)."""
+    if isinstance(value, torch.Tensor):
+        data = value.detach().contiguous()
+        return ("tensor", str(data.dtype), tuple(data.shape), data.numpy().tobytes()
+                if data.dtype is not torch.bfloat16 else data.view(torch.int16).numpy().tobytes())
+    if isinstance(value, dict):
+        return ("dict", tuple((k, example_key(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(example_key(v) for v in value))
+    if isinstance(value, float):
+        return ("float", value.hex())
+    return (type(value).__name__, repr(value))
+
+
+def run_check(check: Check, sub: Any, examples: int | None = None,
+              observation: Observation | None = None) -> CheckResult:
+    """Run ``check`` against ``sub`` (anything with ``start(fn, **args)``), watching its calls."""
+    budget = SHRINK_CALLS if check.shrink_calls is None else check.shrink_calls
+    tracker = _Tracker(budget)
+    watched = WatchedSubmission(sub, tracker, observation)
+    failures: dict[Any, BaseException] = {}
+    calls_of: dict[Any, list[tuple[str, dict[str, Any]]]] = {}
     seen: dict[str, Any] = {}
+    last_failure: dict[str, Any] = {}
+    own_invariant = isinstance(check, Invariant)
+
+    def run_function(drawn: dict[str, Any]) -> None:
+        if own_invariant:
+            args = drawn.get("args", {})
+            check.function(args, watched.call(check.calls[0], **args))
+        else:
+            check.function(watched, **drawn)
 
     def body(drawn: dict[str, Any]) -> None:
-        seen["drawn"] = drawn
-        check.function(sub, **drawn)
+        key = example_key(drawn)
+        seen["drawn"], seen["key"] = drawn, key
+        if key in failures:  # a known failure (e.g. hypothesis' final replay): no call needed
+            raise failures[key]
+        tracker.calls = []
+        try:
+            run_function(drawn)
+        except Exception as exc:
+            failures[key], calls_of[key] = exc, tracker.calls
+            last_failure.update(drawn=drawn, key=key, error=exc)
+            tracker.shrinking = True
+            raise
 
-    test = body
-    if check.strategies:
-        test = hypothesis_settings(examples or check.examples)(
-            given(st.fixed_dictionaries(check.strategies))(body))
+    if observation is not None:
+        observation.current = check.name
+        observation.skip = check.name if own_invariant else ""
     try:
         if check.strategies:
-            test()
+            test = given(st.fixed_dictionaries(check.strategies))(body)
+            for explicit in reversed(check.explicit):
+                test = example(explicit)(test)
+            hypothesis_settings(examples or check.examples)(test)()
         else:
             body({})
     except SandboxVerdict as exc:
         return _result(check, exc.verdict, exc.message, seen)
+    except _BudgetSpent:
+        seen.update(drawn=last_failure["drawn"], key=last_failure["key"])
+        result = _classify(check, last_failure["error"], seen)
+        result.minimal = False
+        if check.graph:
+            result.graph = _graph_for(sub, calls_of.get(seen["key"], []))
+        return result
     except BaseException as exc:  # noqa: BLE001 - classified below, anything else re-raised
-        return _classify(check, _unwrap(exc), seen)
+        result = _classify(check, _unwrap(exc), seen)
+        if not result.passed and result.counterexample is not None:
+            result.minimal = not tracker.exhausted
+        if not result.passed and check.graph:
+            result.graph = _graph_for(sub, calls_of.get(seen.get("key"), []))
+        return result
+    finally:
+        if observation is not None:
+            observation.skip = ""
     return _result(check, Verdict.PASSED, "", seen)
+
+
+def _graph_for(sub: Any, calls: list[tuple[str, dict[str, Any]]]) -> dict | None:
+    """The student's autograd graph for the first call of the failing example, if available."""
+    graph_of = getattr(sub, "graph_of", None)
+    if graph_of is None or not calls:
+        return None
+    fn, args = calls[0]
+    return graph_of(fn, args)
 
 
 def _unwrap(exc: BaseException) -> BaseException:
@@ -94,3 +307,4 @@ def _result(check: Check, verdict: Verdict, message: str, seen: dict[str, Any], 
         hint=None if passed else (hint or None),
         counterexample=None if passed or not seen.get("drawn") else render_example(seen["drawn"]),
         expected=expected, got=got)
+
