@@ -171,16 +171,24 @@ def doctor(obj: Context) -> None:
 @click.option("--jobs", "-j", default=2, show_default=True, type=click.IntRange(1, 64),
               help="Parallel workers for the throughput figure.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+@click.option("--mixed", is_flag=True,
+              help="Also time a mixed set (half buggy) through one `grader grade -j` call: the "
+                   "marginal cost per submission next to `python -c \"import torch\"`.")
 @click.option("--service", is_flag=True,
               help="Benchmark the whole service instead: a burst through the HTTP API of a fresh "
                    "`grader serve` with 1 and -j workers, next to `grader grade -j` on the same files.")
 @click.pass_obj
-def bench(obj: Context, slugs: tuple[str, ...], submissions: int, jobs: int, as_json: bool, service: bool) -> None:
+def bench(obj: Context, slugs: tuple[str, ...], submissions: int, jobs: int, as_json: bool,
+          mixed: bool, service: bool) -> None:
     """Measure latency and throughput against the in-process lower bound, in one run.
+
+    Passing submissions (the reference solution) and failing ones (the stub) are timed
+    separately, each beside its in-process lower bound.
 
     \b
     Examples:
       grader bench -n 20 -e none-grad-after-rebinding
+      grader bench -n 10 --mixed               # plus the mixed-set marginal cost
       grader bench --service -n 60 -j 2        # the service against `grader grade -j 2`
     """
     from grader.engine.bench import format_table, run_bench
@@ -199,6 +207,6 @@ def bench(obj: Context, slugs: tuple[str, ...], submissions: int, jobs: int, as_
         return
     chosen = [exercise.slug for exercise in _chosen(bank, slugs)]
     figures = run_bench(bank, chosen, submissions, jobs, unsafe=obj.unsafe,
-                        log=lambda m: click.echo(m, err=True))
+                        log=lambda m: click.echo(m, err=True), mixed=mixed)
     click.echo(json.dumps(figures, indent=2) if as_json else format_table(figures))
 

@@ -61,6 +61,10 @@ class Check(BaseModel):
     expected: Optional[str] = None
     got: Optional[str] = None
     output: Optional[str] = None
+    minimal: Optional[bool] = Field(None, description="False when shrinking stopped at its budget: "
+                                    "the counterexample fails, but a smaller one may exist.")
+    graph: Optional[dict[str, Any]] = Field(None, description="For a failed gradient-flow check: "
+                                            "{student, expected} autograd graphs (nodes, edges, cuts).")
 
     @model_serializer(mode="wrap")
     def _absent_fields_left_out(self, handler):  # noqa: ANN001, ANN202
