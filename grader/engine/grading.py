@@ -22,7 +22,7 @@ from grader.engine import static
 from grader.engine.bank import Exercise
 from grader.engine.results import CheckResult, GradeResult, Verdict
 from grader.checks import Invariant
-from grader.engine.runner import Observation, run_check
+from grader.engine.runner import Observation, example_key, run_check
 from grader.sandbox import driver_kit
 from grader.sandbox.client import (ContractViolation, LoadError, LoadRequest, Sandbox,
                                    SandboxVerdict, Session, StudentError)
@@ -50,6 +50,8 @@ class SandboxedSubmission:
         self.limits = replace(sandbox.settings.limits, cpu_seconds=int(exercise.limits.cpu_seconds),
                               memory_bytes=int(exercise.limits.memory_mb) << 20)
         self.session: Session | None = None
+        self._reference: Session | None = None  # the reference solution, for expected graphs
+        self._expected: dict[Any, dict | None] = {}
         self.load = LoadRequest(driver_source=exercise.driver_source, source=submission.source,
                                 filename=submission.filename, entry_points=exercise.entry_points)
 
@@ -81,44 +83,43 @@ class SandboxedSubmission:
     def graph_of(self, fn: str, args: dict[str, Any]) -> dict | None:
         """The autograd graph the student's code built for this call, next to the one the
         reference solution builds; ``None`` if it cannot be had (it never changes a verdict)."""
-        from grader.engine import graph  # only failing gradient-flow checks need it
-
         try:
             student = self._graph_from(self.ensure_open(), fn, args)
         except (SandboxVerdict, StudentError, ContractViolation, LoadError):
             return None
         if student is None:
             return None
-        return {"student": student, "expected": self._expected_graph(fn, args, graph)}
+        return {"student": student, "expected": self._expected_graph(fn, args)}
 
     def _graph_from(self, session: Session, fn: str, args: dict[str, Any]) -> dict | None:
-        from grader.engine import graph
+        from grader.engine import graph  # only failing gradient-flow checks need it
 
         self._check_budget()
         deadline = min(self.deadline, time.monotonic() + self.exercise.limits.call_seconds)
         return graph.validate(session.graph(fn, args, deadline))
 
-    def _expected_graph(self, fn: str, args: dict[str, Any], graph: Any) -> dict | None:
-        """The same call on the bank's reference solution, in its own sandboxed child."""
-        solution = self.exercise.solution
-        if solution is None:
+    def _expected_graph(self, fn: str, args: dict[str, Any]) -> dict | None:
+        """The same call on the bank's reference solution, in one child of its own that is
+        opened on the first failure and kept for the rest of this submission."""
+        if self.exercise.solution is None:
             return None
-        load = replace(self.load, source=solution.read_text(encoding="utf-8"),
-                       filename=f"{self.exercise.slug}.py")
-        try:
-            session = self.sandbox.open(load, self.deadline - time.monotonic(), self.limits)
-        except (SandboxVerdict, LoadError):
-            return None
-        try:
-            return self._graph_from(session, fn, args)
-        except (SandboxVerdict, StudentError, ContractViolation):
-            return None
-        finally:
-            session.close(wait=False)
+        key = example_key((fn, args))
+        if key not in self._expected:
+            self._expected[key] = None
+            try:
+                if self._reference is None or not self._reference.alive:
+                    load = replace(self.load, source=self.exercise.solution.read_text(encoding="utf-8"),
+                                   filename=f"{self.exercise.slug}.py")
+                    self._reference = self.sandbox.open(load, self.deadline - time.monotonic(), self.limits)
+                self._expected[key] = self._graph_from(self._reference, fn, args)
+            except (SandboxVerdict, StudentError, ContractViolation, LoadError):
+                pass
+        return self._expected[key]
 
     def close(self) -> None:
-        if self.session is not None:
-            self.session.close(wait=False)
+        for session in (self.session, self._reference):
+            if session is not None:
+                session.close(wait=False)
 
 
 class LocalSubmission:

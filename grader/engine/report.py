@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from grader.engine import graph as graphs
 from grader.engine.results import CheckResult, GradeResult
 
 MARK = {True: "PASS", False: "FAIL"}
@@ -45,4 +46,16 @@ def _format_check(check: CheckResult, width: int, show_hidden: bool) -> list[str
     if check.output:
         lines.append(f"{detail}Your code printed:")
         lines += [f"{detail}  | {l}" for l in check.output.splitlines()[:20]]
+    lines += _graph_lines(check, detail)
     return lines
+
+
+def _graph_lines(check: CheckResult, detail: str) -> list[str]:
+    """The student's autograd graph next to the expected one, for a gradient-flow check."""
+    pair = check.graph if isinstance(check.graph, dict) else None
+    if not pair or pair.get("student") is None:
+        return []
+    pair = {key: graphs.validate(pair.get(key)) for key in ("student", "expected")}
+    if pair["student"] is None:
+        return []
+    return [f"{detail}{line}" for line in graphs.render_pair_text(pair).splitlines()]

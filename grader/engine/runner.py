@@ -200,9 +200,9 @@ def run_check(check: Check, sub: Any, examples: int | None = None,
     own_invariant = isinstance(check, Invariant)
 
     def run_function(drawn: dict[str, Any]) -> None:
-        if own_invariant:
-            args = drawn.get("args", {})
-            check.function(args, watched.call(check.calls[0], **args))
+        if own_invariant:  # without a probe, an invariant only watches the other checks' calls
+            if "args" in drawn:
+                check.function(drawn["args"], watched.call(check.calls[0], **drawn["args"]))
         else:
             check.function(watched, **drawn)
 

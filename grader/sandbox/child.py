@@ -9,8 +9,10 @@ trusted side believes nothing it says without validating it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import inspect
+import io
 import linecache
 import os
 import signal
@@ -24,7 +26,7 @@ from typing import Any, NoReturn
 import torch
 
 from grader.sandbox import wire
-from grader.sandbox import driver_kit, layers
+from grader.sandbox import driver_kit, graph_probe, layers
 from grader.sandbox.channel import Channel
 
 EXIT_SETUP_FAILED = 70
@@ -197,6 +199,8 @@ def _answer(driver: Any, student: Any, call: dict) -> tuple[str, dict | Any]:
     function = getattr(driver, name, None) if isinstance(name, str) and name.startswith("run_") else None
     if function is None:
         return "contract", {"message": f"unknown driver function {name!r}"}
+    if call.get("graph") is True:
+        return _graph_of(function, student, call)
     try:
         _default_generator.manual_seed(int(call.get("seed", 0)))
         return "result", function(student, **call.get("args", {}))
@@ -208,6 +212,33 @@ def _answer(driver: Any, student: Any, call: dict) -> tuple[str, dict | Any]:
         if isinstance(exc, RuntimeError) and any(m in str(exc).lower() for m in _MEMORY_MARKERS):
             return "memory", {"message": "the submission ran out of memory"}
         return "error", _describe_error(exc, getattr(student, "__file__", "submission.py"))
+
+
+def _graph_of(function: Any, student: Any, call: dict) -> tuple[str, dict]:
+    """Run the call again under :class:`graph_probe.GraphRecorder` and reply with the autograd
+    graph it built. The student's exceptions are swallowed: the graph up to the failure is
+    what is wanted (a rebinding stub raises TypeError right after its second backward)."""
+    args = call.get("args", {})
+    recorder = graph_probe.GraphRecorder(args, getattr(student, "__file__", None))
+    try:
+        _default_generator.manual_seed(int(call.get("seed", 0)))
+        # What it prints was printed by the first run already: keep it out of the output.
+        with contextlib.redirect_stdout(_DISCARD), contextlib.redirect_stderr(_DISCARD), recorder:
+            function(student, **args)
+    except MemoryError:
+        return "memory", {"message": "the submission ran out of memory"}
+    except BaseException as exc:  # noqa: BLE001 - includes SystemExit from student code
+        if isinstance(exc, RuntimeError) and any(m in str(exc).lower() for m in _MEMORY_MARKERS):
+            return "memory", {"message": "the submission ran out of memory"}
+    return "graph", recorder.report()
+
+
+class _Discard(io.TextIOBase):
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+_DISCARD = _Discard()
 
 
 def _describe_error(exc: BaseException, filename: str) -> dict:

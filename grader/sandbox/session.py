@@ -105,6 +105,25 @@ class Session:
             self._die(Verdict.MEMORY, "the submission ran out of memory")
         self._die(Verdict.INVALID_REPLY, f"unexpected reply kind {kind!r}")
 
+    def graph(self, fn: str, args: dict[str, Any], deadline: float, seed: int = 0) -> Any:
+        """Run the call again with the graph recorder on, and return the graph it reports
+        (plain data, not validated yet: see :func:`grader.engine.graph.validate`)."""
+        if not self.alive:
+            raise SandboxVerdict(Verdict.CRASHED, "the submission's process is no longer running")
+        if self._unanswered is not None:  # a check gave up on a reply: read it and drop it
+            try:
+                self.finish(self._unanswered)
+            except (StudentError, ContractViolation):
+                pass
+        self._send("call", {"fn": fn, "args": args, "seed": seed, "graph": True})
+        kind, body = self._receive(deadline)
+        if kind == "graph":
+            return body
+        if kind == "memory":
+            self._die(Verdict.MEMORY, "the submission ran out of memory")
+        message = body.get("message") if isinstance(body, dict) else None
+        raise ContractViolation(str(message) if message else f"unexpected reply kind {kind!r} to a graph call")
+
     def _exchange(self, kind: str, body: Any, deadline: float) -> tuple[str, Any]:
         self._send(kind, body)
         return self._receive(deadline)

@@ -1,4 +1,5 @@
-"""Template helpers: the statement's Markdown rendered safely, dates, verdict labels."""
+"""Template helpers: the statement's Markdown rendered safely, dates, verdict labels, the
+student's autograd graph as SVG."""
 
 from __future__ import annotations
 
@@ -49,10 +50,33 @@ def format_score(value: float | None) -> str:
     return f"{value:g}"
 
 
+def graph_svg(data: object, title: str, ident: str) -> Markup:
+    """A stored autograd graph (plain data) drawn as inline SVG at render time. The data is
+    validated again (it came out of the sandbox, then out of the database) and every label is
+    escaped by the renderer; anything invalid draws nothing."""
+    from grader.engine import graph as graphs
+
+    graph = graphs.validate(data)
+    if graph is None:
+        return Markup("")
+    return Markup(graphs.render_svg(graph, title=str(title), ident=str(ident)))
+
+
+def graph_cuts(data: object, notes: bool = False) -> list[dict[str, str]]:
+    """The cuts of a stored graph as text, for the list under the drawing (escaped by Jinja);
+    with ``notes``, the remarks about the whole call instead (no backward() at all)."""
+    from grader.engine import graph as graphs
+
+    graph = graphs.validate(data)
+    return graphs.cut_list(graph, notes=notes) if graph is not None else []
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["inline_markdown"] = render_inline_markdown
     app.jinja_env.filters["when"] = format_time
     app.jinja_env.filters["score"] = format_score
+    app.jinja_env.filters["graph_svg"] = graph_svg
+    app.jinja_env.globals["graph_cuts"] = graph_cuts
     app.jinja_env.globals["verdict_label"] = lambda v: VERDICT_LABELS.get(v, v)
     app.jinja_env.globals["status_label"] = lambda s: STATUS_LABELS.get(s, s)

@@ -138,3 +138,12 @@ def test_examples_equal_by_value_have_equal_keys():
     assert example_key({"t": torch.ones(2), "lr": 0.1}) == example_key({"t": torch.ones(2), "lr": 0.1})
     assert example_key({"t": torch.ones(2)}) != example_key({"t": torch.ones(3)})
     assert example_key({"lr": 0.1}) != example_key({"lr": 0.1000001})
+
+
+def test_an_invariant_without_a_probe_only_watches_other_checks_calls():
+    watcher = invariant(points=1, calls=("run_echo",), description="d")(
+        lambda args, reply: expect(reply >= 0, "negative"))
+    sub = FakeSub(negative_above_100)
+    results = grade([watcher, echoes_large_numbers], sub)
+    assert all(a for a in sub.calls)  # it never called run_echo without arguments
+    assert not results["<lambda>"].passed
