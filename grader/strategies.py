@@ -2,10 +2,15 @@
 
 Values are drawn in the trusted process and sent across as plain tensors; models are
 described as plain data (:mod:`grader.specs`) so both sides build the same network.
+
+The strategy factories are cached: a composite that calls ``optimizers(groups_of=n)`` on
+every draw then reuses one strategy instead of building (and validating, and describing
+the lambdas of) a new one each time, which cost ~20 ms per drawn example.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -16,19 +21,23 @@ from grader import specs
 ACTIVATIONS = ("tanh", "relu", "sigmoid")
 
 
-@st.composite
-def architectures(draw, max_in=4, max_out=2, max_hidden=2, max_width=5):
+@functools.lru_cache(maxsize=None)
+def architectures(max_in=4, max_out=2, max_hidden=2, max_width=5):
     """``[["linear", 3, 4], ["tanh"], ["linear", 4, 1]]``: 0-2 hidden layers."""
-    n_in, n_out = draw(st.integers(1, max_in)), draw(st.integers(1, max_out))
-    hidden = draw(st.lists(st.tuples(st.integers(1, max_width), st.sampled_from(ACTIVATIONS)),
-                           max_size=max_hidden))
-    layers, width = [], n_in
-    for size, activation in hidden:
-        layers += [["linear", width, size], [activation]]
-        width = size
-    return layers + [["linear", width, n_out]]
+    hidden = st.lists(st.tuples(st.integers(1, max_width), st.sampled_from(ACTIVATIONS)),
+                      max_size=max_hidden)
+
+    def layers_of(n_in, n_out, hidden_layers):
+        layers, width = [], n_in
+        for size, activation in hidden_layers:
+            layers += [["linear", width, size], [activation]]
+            width = size
+        return layers + [["linear", width, n_out]]
+
+    return st.builds(layers_of, st.integers(1, max_in), st.integers(1, max_out), hidden)
 
 
+@functools.lru_cache(maxsize=None)
 def sizes(low: int = 1, high: int = 64, small: int = 6):
     """Counts (rows, steps, micro-batches ...) over the whole range ``low..high``, most of them
     small (quick to run and to shrink) and some large."""
@@ -37,11 +46,30 @@ def sizes(low: int = 1, high: int = 64, small: int = 6):
     return st.one_of(st.integers(low, min(small, high)), st.integers(low, high))
 
 
+@functools.lru_cache(maxsize=None)
 def learning_rates(low: float = 1e-3, high: float = 0.5):
     """Learning rates from a continuous range, spread over its orders of magnitude."""
-    return st.floats(math.log10(low), math.log10(high)).map(lambda e: float(f"{10 ** e:.4g}"))
+    return st.floats(math.log10(low), math.log10(high)).map(_power_of_ten)
 
 
+def _power_of_ten(exponent: float) -> float:
+    return float(f"{10 ** exponent:.4g}")
+
+
+_BOOL = st.booleans()
+_MOMENTUM = st.sampled_from([0.5, 0.9, 0.99])
+_DAMPENING = st.sampled_from([0.1, 0.5])
+_DECAY = st.sampled_from([1e-4, 0.01, 0.1])
+_ONE_IN_FIVE = st.integers(0, 4)
+_ONE_IN_FOUR = st.integers(0, 3)
+_BETA1 = st.sampled_from([0.0, 0.5, 0.8, 0.9])
+_BETA2 = st.sampled_from([0.9, 0.99, 0.999])
+_EPS = st.sampled_from([1e-10, 1e-8, 1e-6, 1e-3])
+_LR_FACTOR = st.sampled_from([0.1, 2.0, 10.0])
+_GROUP_DECAY = st.sampled_from([0.0, 0.05])
+
+
+@functools.lru_cache(maxsize=None)
 def sgd_configs(lr=None):
     """Every SGD configuration: plain, momentum (with dampening), Nesterov, weight decay, maximize."""
     lr = lr or learning_rates(1e-3, 0.3)
@@ -49,21 +77,22 @@ def sgd_configs(lr=None):
     @st.composite
     def draw_config(draw):
         config = {"name": "sgd", "lr": draw(lr)}
-        if draw(st.booleans()):
-            config["momentum"] = draw(st.sampled_from([0.5, 0.9, 0.99]))
-            if draw(st.booleans()):
+        if draw(_BOOL):
+            config["momentum"] = draw(_MOMENTUM)
+            if draw(_BOOL):
                 config["nesterov"] = True
-            elif draw(st.booleans()):
-                config["dampening"] = draw(st.sampled_from([0.1, 0.5]))
-        if draw(st.booleans()):
-            config["weight_decay"] = draw(st.sampled_from([1e-4, 0.01, 0.1]))
-        if draw(st.integers(0, 4)) == 0:
+            elif draw(_BOOL):
+                config["dampening"] = draw(_DAMPENING)
+        if draw(_BOOL):
+            config["weight_decay"] = draw(_DECAY)
+        if draw(_ONE_IN_FIVE) == 0:
             config["maximize"] = True
         return config
 
     return draw_config()
 
 
+@functools.lru_cache(maxsize=None)
 def adam_configs(lr=None):
     """Adam with default or drawn betas, eps (down to 1e-10), weight decay, amsgrad, maximize."""
     lr = lr or learning_rates(1e-4, 0.1)
@@ -71,22 +100,22 @@ def adam_configs(lr=None):
     @st.composite
     def draw_config(draw):
         config = {"name": "adam", "lr": draw(lr)}
-        if draw(st.booleans()):
-            config["betas"] = [draw(st.sampled_from([0.0, 0.5, 0.8, 0.9])),
-                               draw(st.sampled_from([0.9, 0.99, 0.999]))]
-        if draw(st.booleans()):
-            config["eps"] = draw(st.sampled_from([1e-10, 1e-8, 1e-6, 1e-3]))
-        if draw(st.booleans()):
-            config["weight_decay"] = draw(st.sampled_from([1e-4, 0.01, 0.1]))
-        if draw(st.integers(0, 3)) == 0:
+        if draw(_BOOL):
+            config["betas"] = [draw(_BETA1), draw(_BETA2)]
+        if draw(_BOOL):
+            config["eps"] = draw(_EPS)
+        if draw(_BOOL):
+            config["weight_decay"] = draw(_DECAY)
+        if draw(_ONE_IN_FOUR) == 0:
             config["amsgrad"] = True
-        if draw(st.integers(0, 4)) == 0:
+        if draw(_ONE_IN_FIVE) == 0:
             config["maximize"] = True
         return config
 
     return draw_config()
 
 
+@functools.lru_cache(maxsize=None)
 def optimizers(groups_of: int | None = None):
     """Any SGD or Adam configuration (see :func:`sgd_configs`, :func:`adam_configs`).
 
@@ -97,15 +126,17 @@ def optimizers(groups_of: int | None = None):
     if not groups_of or groups_of < 2:
         return base
 
+    cuts = st.integers(1, groups_of - 1)
+
     @st.composite
     def with_groups(draw):
         config = draw(base)
-        if draw(st.booleans()):
-            cut = draw(st.integers(1, groups_of - 1))
+        if draw(_BOOL):
+            cut = draw(cuts)
             second = {"params": list(range(cut, groups_of)),
-                      "lr": float(config["lr"]) * draw(st.sampled_from([0.1, 2.0, 10.0]))}
-            if draw(st.booleans()):
-                second["weight_decay"] = draw(st.sampled_from([0.0, 0.05]))
+                      "lr": float(config["lr"]) * draw(_LR_FACTOR)}
+            if draw(_BOOL):
+                second["weight_decay"] = draw(_GROUP_DECAY)
             config["groups"] = [{"params": list(range(cut))}, second]
         return config
 

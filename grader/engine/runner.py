@@ -16,9 +16,10 @@ Three things make grading deep without making failing submissions slow:
   hundreds of candidates), and the last failing example (the shrinker only moves to smaller
   ones) is reported, marked as not fully minimal. The budget counts calls, not seconds, so
   grading stays deterministic.
-- **Known failures are not re-run.** Each failing example is remembered by value; hypothesis'
-  final replay of the minimal example (and any candidate equal to a known failure) raises the
-  remembered exception instead of calling the sandbox again.
+- **Nothing runs twice.** Each example is remembered by value: hypothesis' final replay of
+  the minimal example (and any candidate equal to a known failure) raises the remembered
+  exception, and an example equal to one that passed (hypothesis draws duplicates from
+  different choices) passes, without calling the sandbox again.
 """
 
 from __future__ import annotations
@@ -197,6 +198,7 @@ def run_check(check: Check, sub: Any, examples: int | None = None,
     calls_of: dict[Any, list[tuple[str, dict[str, Any]]]] = {}
     seen: dict[str, Any] = {}
     last_failure: dict[str, Any] = {}
+    passes: set[Any] = set()
     own_invariant = isinstance(check, Invariant)
 
     def run_function(drawn: dict[str, Any]) -> None:
@@ -211,9 +213,12 @@ def run_check(check: Check, sub: Any, examples: int | None = None,
         seen["drawn"], seen["key"] = drawn, key
         if key in failures:  # a known failure (e.g. hypothesis' final replay): no call needed
             raise failures[key]
+        if key in passes:  # hypothesis draws equal values from different choices
+            return
         tracker.calls = []
         try:
             run_function(drawn)
+            passes.add(key)
         except Exception as exc:
             failures[key], calls_of[key] = exc, tracker.calls
             last_failure.update(drawn=drawn, key=key, error=exc)

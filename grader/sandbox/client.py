@@ -78,6 +78,7 @@ class Sandbox:
         hello = self._request(None, timeout=_ZYGOTE_START_SECONDS, startup=True)
         self.warmup_seconds = hello.get("warmup_seconds", 0.0)
         self._enforce_layers()
+        _one_torch_thread()
         return self
 
     def close(self) -> None:
@@ -286,3 +287,13 @@ class Sandbox:
             return self._request({"op": "reap", "pid": pid})
         except SandboxUnavailable:  # the next open() replaces a dead fork server
             return {"exit_code": None, "signal": None, "killed": True, "oom": False}
+
+
+def _one_torch_thread() -> None:
+    """The process that owns a sandbox computes its references while the child runs on the
+    other core: with torch's default two threads the two fight, and a small backward took
+    30 ms instead of 1.4 ms under load. Imported here (not at module level) because the CLI
+    launches the fork server before it imports torch."""
+    import torch
+
+    torch.set_num_threads(1)
