@@ -1,4 +1,4 @@
-# expect-lost: weights_unequal_micro_batches
+# expect-lost: weights_unequal_micro_batches, training_loop_never_clears_gradients
 """Buggy: every loss is divided by the number of micro-batches, which is right only when they have equal sizes."""
 import torch
 import torch.nn.functional as F

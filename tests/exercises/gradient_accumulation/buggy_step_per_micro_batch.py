@@ -1,4 +1,4 @@
-# expect-lost: returns_full_batch_loss, update_matches_full_batch_step, weights_unequal_micro_batches, steps_exactly_once
+# expect-lost: returns_full_batch_loss, update_matches_full_batch_step, weights_unequal_micro_batches, steps_exactly_once, training_loop_never_clears_gradients
 """Buggy: optimizer.step() inside the loop makes one update per micro-batch instead of one for the whole batch."""
 import torch
 import torch.nn.functional as F

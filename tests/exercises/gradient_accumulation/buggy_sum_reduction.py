@@ -1,4 +1,4 @@
-# expect-lost: returns_full_batch_loss, update_matches_full_batch_step, weights_unequal_micro_batches, single_micro_batch_is_a_plain_step
+# expect-lost: returns_full_batch_loss, update_matches_full_batch_step, weights_unequal_micro_batches, single_micro_batch_is_a_plain_step, training_loop_never_clears_gradients
 """Buggy: reduction="sum" with no division, so the loss and the SGD step are as large as the number of elements."""
 import torch
 import torch.nn.functional as F

@@ -1,4 +1,4 @@
-# expect-lost: update_matches_full_batch_step, weights_unequal_micro_batches
+# expect-lost: update_matches_full_batch_step, weights_unequal_micro_batches, training_loop_never_clears_gradients
 """Buggy (the starter itself): the micro-batch losses are not scaled, so backward() sums k mean gradients."""
 import torch
 import torch.nn.functional as F

@@ -1,4 +1,4 @@
-# expect-lost: update_matches_full_batch_step, weights_unequal_micro_batches
+# expect-lost: update_matches_full_batch_step, weights_unequal_micro_batches, training_loop_never_clears_gradients
 """Buggy: zero_grad() inside the loop throws away every micro-batch's gradient but the last one."""
 import torch
 import torch.nn.functional as F

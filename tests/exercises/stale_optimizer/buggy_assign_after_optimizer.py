@@ -1,4 +1,4 @@
-# expect-lost: parameters_follow_reference_trajectory, optimizer_holds_the_models_parameters
+# expect-lost: parameters_follow_reference_trajectory, optimizer_holds_the_models_parameters, resumes_again_from_the_same_checkpoint
 """Buggy: load_state_dict(assign=True) after building the optimizer replaces the Parameter objects the optimizer holds."""
 import torch
 import torch.nn.functional as F

@@ -1,4 +1,4 @@
-# expect-lost: leaves_state_dict_unchanged
+# expect-lost: leaves_state_dict_unchanged, resumes_again_from_the_same_checkpoint
 """Buggy: load_state_dict(assign=True) makes the parameters share memory with the checkpoint, so training overwrites it."""
 import torch
 import torch.nn.functional as F

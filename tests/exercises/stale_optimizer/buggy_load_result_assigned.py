@@ -1,4 +1,4 @@
-# expect-lost: returns_the_loaded_model_when_steps_is_zero, parameters_follow_reference_trajectory, optimizer_holds_the_models_parameters, leaves_state_dict_unchanged
+# expect-lost: returns_the_loaded_model_when_steps_is_zero, parameters_follow_reference_trajectory, optimizer_holds_the_models_parameters, leaves_state_dict_unchanged, resumes_again_from_the_same_checkpoint
 """Buggy: model = model.load_state_dict(...) rebinds model to the report of missing and unexpected keys."""
 import torch
 import torch.nn.functional as F

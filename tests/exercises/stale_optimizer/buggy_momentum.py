@@ -1,4 +1,4 @@
-# expect-lost: parameters_follow_reference_trajectory
+# expect-lost: parameters_follow_reference_trajectory, resumes_again_from_the_same_checkpoint
 """Buggy: SGD with momentum 0.9 instead of plain SGD."""
 import torch
 import torch.nn.functional as F

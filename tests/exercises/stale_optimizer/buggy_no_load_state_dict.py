@@ -1,4 +1,4 @@
-# expect-lost: returns_the_loaded_model_when_steps_is_zero, parameters_follow_reference_trajectory
+# expect-lost: returns_the_loaded_model_when_steps_is_zero, parameters_follow_reference_trajectory, resumes_again_from_the_same_checkpoint
 """Buggy: the checkpoint is never loaded, so training starts from make_model()'s random weights."""
 import torch
 import torch.nn.functional as F

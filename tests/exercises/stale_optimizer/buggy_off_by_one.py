@@ -1,4 +1,4 @@
-# expect-lost: parameters_follow_reference_trajectory
+# expect-lost: parameters_follow_reference_trajectory, resumes_again_from_the_same_checkpoint
 """Buggy: range(1, steps) makes one step too few."""
 import torch
 import torch.nn.functional as F

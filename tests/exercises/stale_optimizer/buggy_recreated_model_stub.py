@@ -1,4 +1,4 @@
-# expect-lost: parameters_follow_reference_trajectory, optimizer_holds_the_models_parameters
+# expect-lost: parameters_follow_reference_trajectory, optimizer_holds_the_models_parameters, resumes_again_from_the_same_checkpoint
 """Buggy (the starter itself): the optimizer is built on a first model, then the model is re-created to load the checkpoint."""
 import torch
 import torch.nn.functional as F

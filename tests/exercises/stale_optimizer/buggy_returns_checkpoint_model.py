@@ -1,4 +1,4 @@
-# expect-lost: parameters_follow_reference_trajectory, optimizer_holds_the_models_parameters
+# expect-lost: parameters_follow_reference_trajectory, optimizer_holds_the_models_parameters, resumes_again_from_the_same_checkpoint
 """Buggy: a copy of the loaded model is trained, but the untouched original is returned."""
 import copy
 

@@ -1,5 +1,5 @@
-# expect-lost:
-"""Correct: the gradients arrive clean, so they are cleared after the step instead of before; hand-written MSE."""
+# expect-lost: update_matches_full_batch_step, weights_unequal_micro_batches, single_micro_batch_is_a_plain_step, training_loop_never_clears_gradients
+"""Buggy: the gradients are cleared after the step only, so leftover gradients that arrive with the call reach the step."""
 import torch
 
 
