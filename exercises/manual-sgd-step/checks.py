@@ -1,14 +1,25 @@
 """Checks for manual-sgd-step: ``sgd_step(params, lr) -> None``.
 
-Each parameter is drawn as plain data (its values and its gradient, or None) and the driver
-builds leaf tensors with ``requires_grad=True`` from them. The reference update is computed
-here, in float32, the canonical way: ``p - lr * g``.
+Each parameter is drawn as plain data (its values, its gradient or None, its memory layout)
+and the driver builds leaf tensors with ``requires_grad=True`` from them: contiguous,
+transposed, or a strided view of a larger buffer. A drawn problem is a first step plus, in
+``then``, later steps on the same list of parameters, with the gradients changed between
+steps as ``zero_grad()`` and ``backward()`` change them (see the driver). The reference
+update is computed here, in float32, the canonical way: ``p - lr * g``.
+
+What must hold after every call (skipped parameters untouched, memory kept, leaves kept,
+autograd left on, None returned, gradients unchanged) is an invariant: it is checked on
+every step of every call of every check.
 """
+
+import random
+from dataclasses import dataclass
 
 import torch
 from hypothesis import strategies as st
 
-from grader.checks import CheckFailed, check, expect, expect_close, expect_tensor
+from grader.checks import CheckFailed, check, expect, expect_close, expect_tensor, invariant
+from grader.strategies import learning_rates, sizes, tiny_gradients
 
 REBINDING_HINT = ("`p = p - lr * p.grad` creates a new tensor and rebinds the name p to it, so "
                   "the tensor in the list never changes. Update the tensor itself in place, "
@@ -25,142 +36,370 @@ STORAGE_HINT = ("`p.data = p.data - lr * p.grad` gives p a new block of memory i
 LEAF_HINT = ("After the update, every parameter must still be a leaf with requires_grad=True: do "
              "not detach it and do not switch requires_grad off, and update it under "
              "torch.no_grad() so that no grad_fn is recorded.")
+GRAD_MODE_HINT = ("`torch.set_grad_enabled(False)` (or `torch.autograd.set_grad_enabled(False)`) "
+                  "switches autograd off for the rest of the program, so the caller's next "
+                  "forward pass records nothing. Use `with torch.no_grad():`, which switches it "
+                  "back on when the block ends.")
 GRADS_HINT = ("The update reads the gradients but must not change them: do not zero them, set "
               "them to None or scale them in place. Clearing the gradients is the caller's job, "
               "as with optimizer.step() and optimizer.zero_grad().")
 LOOP_HINT = ("Every parameter that has a gradient must be updated: check that the loop reaches "
              "all of them (a `return` or `break` inside the loop stops it early).")
+LAYOUT_HINT = ("Update each parameter in its own memory, whatever its layout: `p.reshape(-1)` and "
+               "`p.flatten()` return a copy when p is not contiguous (a transposed tensor, or a "
+               "view with strides), so an update of that copy is lost.")
+LATER_STEP_HINT = ("Use the gradients each call finds in `p.grad` at that call: between two steps "
+                   "zero_grad() and backward() change them, and a gradient may be a new tensor.")
 RETURN_HINT = "sgd_step works in place, like optimizer.step(): it must return None."
 
 ERROR_HINTS = {"a leaf Variable that requires grad": NO_GRAD_HINT, "NoneType": NONE_GRAD_HINT}
 
-LEARNING_RATES = [0.001, 0.01, 0.1, 0.5, 1.0]
+MAX_PARAMS = 12
+MAX_LATER_STEPS = 3
+LR_RANGE = (1e-3, 1.0)
+TINY = 1e-6  # the scale of "tiny" values and gradients
+# The properties' own problems are small from the start; a short shrink keeps a failing
+# submission as cheap as a passing one.
+SHRINK_CALLS = 4
 
 
-def _tensor(generator, shape, low, high):
+# ----------------------------------------------------------------------------- problems
+def _uniform(generator, shape, low, high):
     """Uniform float32 values in [low, high], rounded to 3 decimals so that feedback reads well."""
     values = torch.rand(shape, generator=generator) * (high - low) + low
     return torch.round(values, decimals=3)
 
 
-@st.composite
-def problems(draw, missing=False):
-    """``values``, ``grads`` (one tensor or None per parameter) and ``lr``.
+def _gradient(generator, shape, tiny):
+    """A gradient whose every element is between 0.25 and 3 in absolute value, or a tiny one
+    (normally distributed around 0, standard deviation 1e-6)."""
+    if tiny:
+        return tiny_gradients(shape, generator, scale_exponent=-6)
+    sign = torch.where(torch.rand(shape, generator=generator) < 0.5, -1.0, 1.0)
+    return _uniform(generator, shape, 0.25, 3.0) * sign
 
-    ``missing=False``: every parameter has a gradient. ``missing=True``: at least one
-    parameter has a gradient and at least one has none. The values are in [-3, 3]; every
-    gradient element is in [0.25, 3] in absolute value, so every parameter that has a
-    gradient must change. Hypothesis draws the shapes and a seed; torch draws the numbers
-    (far cheaper than drawing every element through hypothesis).
+
+def _shape(rng):
+    """0, 1 or 2 dimensions, each of size 1 to 3 (mostly) or 1 to 5."""
+    largest = rng.choice((3, 3, 5))
+    return tuple(rng.randint(1, largest) for _ in range(rng.choice((0, 1, 2))))
+
+
+LAYOUTS = ("contiguous", "contiguous", "transposed", "strided")  # as grader.strategies.layouts()
+RARELY = (False, False, False, True)
+
+
+# Built once: hypothesis pays for every strategy object it meets for the first time.
+PARAMETER_COUNTS = sizes(1, MAX_PARAMS, small=4)
+PARAMETER_COUNTS_MISSING = sizes(2, MAX_PARAMS, small=4)
+SEEDS = st.integers(0, 2**16)
+RATES = learning_rates(*LR_RANGE)
+LATER_STEPS = st.lists(st.tuples(SEEDS, RATES, st.booleans()), max_size=MAX_LATER_STEPS)
+
+
+def later_step(seed, lr, refill, shapes, tiny_grads, missing):
+    """A later step: each parameter gets a new gradient (mostly) or, if ``missing``, maybe
+    none; a new lr; and the gradients change in place (``refill``) or as new tensors."""
+    rng, generator = random.Random(seed), torch.Generator().manual_seed(seed)
+    grads = [None if missing and rng.choice(RARELY) else _gradient(generator, shape, tiny)
+             for shape, tiny in zip(shapes, tiny_grads)]
+    return {"grads": grads, "lr": lr, "refill": refill}
+
+
+@st.composite
+def problems(draw, missing=False, later_missing=True):
+    """``values``, ``grads`` (one tensor or None per parameter), ``lr``, ``layouts``, ``then``.
+
+    ``missing=False``: at the first step every parameter has a gradient. ``missing=True``: at
+    least one parameter has a gradient and at least one has none. ``later_missing``: at a
+    later step a parameter may get no gradient. 1 to 12 parameters (mostly few) of 0 to 2
+    dimensions of size 1 to 5; values in [-3, 3], gradients between 0.25 and 3 in absolute
+    value; one parameter in four has tiny values (around 1e-6), one in four a tiny gradient.
+    Hypothesis draws the number of parameters, the learning rates and seeds; the rest comes
+    from the seeds (``random`` for the structure, torch for the numbers), as each hypothesis
+    draw costs far more.
     """
-    count = draw(st.integers(2 if missing else 1, 4))
-    shapes = [tuple(draw(st.lists(st.integers(1, 3), max_size=2))) for _ in range(count)]
+    count = draw(PARAMETER_COUNTS_MISSING if missing else PARAMETER_COUNTS)
+    seed = draw(SEEDS)
+    rng, generator = random.Random(seed), torch.Generator().manual_seed(seed)
+    shapes = [_shape(rng) for _ in range(count)]
+    memory = [rng.choice(LAYOUTS) for _ in range(count)]
+    tiny_values = [rng.choice(RARELY) for _ in range(count)]
+    tiny_grads = [rng.choice(RARELY) for _ in range(count)]
+    has_grad = [True] * count
     if missing:
-        has_grad = draw(st.lists(st.booleans(), min_size=count, max_size=count))
+        has_grad = [rng.choice((False, True)) for _ in range(count)]
         if all(has_grad):
             has_grad[-1] = False  # at least one parameter without a gradient
         if not any(has_grad):
             has_grad[-1] = True  # at least one parameter with a gradient
-    else:
-        has_grad = [True] * count
-    generator = torch.Generator().manual_seed(draw(st.integers(0, 2**16)))
-    values = [_tensor(generator, shape, -3.0, 3.0) for shape in shapes]
-    grads = []
-    for shape, flag in zip(shapes, has_grad):
-        magnitude = _tensor(generator, shape, 0.25, 3.0)
-        sign = torch.where(torch.rand(shape, generator=generator) < 0.5, -1.0, 1.0)
-        grads.append(magnitude * sign if flag else None)
-    return {"values": values, "grads": grads, "lr": draw(st.sampled_from(LEARNING_RATES))}
+    values = [_uniform(generator, shape, -3.0, 3.0) * (TINY if tiny else 1.0)
+              for shape, tiny in zip(shapes, tiny_values)]
+    grads = [_gradient(generator, shape, tiny) if flag else None
+             for shape, tiny, flag in zip(shapes, tiny_grads, has_grad)]
+    return {"values": values, "grads": grads, "lr": draw(RATES), "layouts": memory,
+            "then": [later_step(*step, shapes, tiny_grads, later_missing)
+                     for step in draw(LATER_STEPS)]}
 
 
-def reference(problem):
-    """The parameters after one step of plain gradient descent (None: left untouched)."""
-    return [value if grad is None else value - problem["lr"] * grad
-            for value, grad in zip(problem["values"], problem["grads"])]
+@dataclass(frozen=True)
+class Step:
+    """One step of a problem: its lr, the gradients the parameters hold when sgd_step is
+    called, the reference values before and after, and per parameter the absolute tolerance
+    and whether the update visibly moves it."""
+
+    lr: float
+    grads: list
+    before: list
+    after: list
+    atol: list
+    moving: list
+
+    def with_grad(self):
+        return [i for i, grad in enumerate(self.grads) if grad is not None]
 
 
-def _unchanged(got, problem):
-    return all(torch.equal(p.value, v) for p, v in zip(got["params"], problem["values"]))
+# The last (problem, plan) pair, replaced as a whole: the invariants watching one call share
+# it, and a thread reading it always sees a matching pair.
+_LAST_PLAN = [(None, None)]
 
 
-@check(points=3, examples=15, problem=problems(),
-       description="Every parameter becomes p - lr * p.grad.", hint=REBINDING_HINT,
-       error_hints=ERROR_HINTS)
+def plan(problem):
+    """The steps of ``problem`` (computed once for the invariants watching the same call)."""
+    seen, steps = _LAST_PLAN[0]
+    if seen is not problem:
+        steps = _compute_plan(problem)
+        _LAST_PLAN[0] = (problem, steps)
+    return steps
+
+
+def _compute_plan(problem):
+    values, grads, steps = list(problem["values"]), list(problem["grads"]), []
+    for index, lr in enumerate(_learning_rates(problem)):
+        if index:  # what zero_grad() and backward() did between the two calls
+            later = problem["then"][index - 1]
+            grads = [_next_gradient(before, new, later["refill"])
+                     for before, new in zip(grads, later["grads"])]
+        after = [v if g is None else v - lr * g for v, g in zip(values, grads)]
+        atol, moving = zip(*(_judge(b, a) for b, a in zip(values, after)))
+        steps.append(Step(lr=lr, grads=grads, before=values, after=after,
+                          atol=list(atol), moving=list(moving)))
+        values = after
+    return steps
+
+
+def _learning_rates(problem):
+    return [problem["lr"]] + [later["lr"] for later in problem.get("then") or ()]
+
+
+def _next_gradient(before, new, refill):
+    if new is not None:
+        return new
+    if refill and before is not None:
+        return torch.zeros_like(before)  # zero_grad(set_to_none=False), then no gradient came
+    return None
+
+
+def _judge(before, after):
+    """(absolute tolerance, moves): 1e-6, scaled down for tiny parameters; and whether the
+    update changes the parameter by more than the comparison tolerance (as torch.allclose
+    with rtol=1e-5 would say). In plain Python: parameters are small, torch calls are not free."""
+    b, a = before.reshape(-1).tolist(), after.reshape(-1).tolist()
+    atol = 1e-6 * min(1.0, max(max(map(abs, b)), max(map(abs, a))))
+    return atol, any(abs(x - y) > atol + 1e-5 * abs(y) for x, y in zip(a, b))
+
+
+def steps_of(reply):
+    """What the driver reported after each step, first step first."""
+    return [reply] + list(reply.get("later", ()))
+
+
+def _at(index, problem):
+    """How feedback names step ``index``: nothing when there is only one."""
+    later = problem.get("then") or ()
+    return f" (at step {index + 1} of {len(later) + 1} on the same parameters)" if later else ""
+
+
+def _param(values, grad, layout="contiguous"):
+    return {"value": torch.tensor(values), "grad": None if grad is None else torch.tensor(grad),
+            "layout": layout}
+
+
+def _fixed(params, lr, then=()):
+    """An explicit problem from plain numbers: ``params`` from :func:`_param`."""
+    return {"values": [p["value"] for p in params], "grads": [p["grad"] for p in params], "lr": lr,
+            "layouts": [p["layout"] for p in params],
+            "then": [{"grads": [None if g is None else torch.tensor(g) for g in grads],
+                      "lr": step_lr, "refill": refill} for grads, step_lr, refill in then]}
+
+
+def _many_parameters():
+    generator = torch.Generator().manual_seed(12)
+    shapes = [(), (1,), (3,), (2, 2), (3, 1), (1, 4), (5,), (2, 3), (4, 4), (), (2,), (3, 5)]
+    kinds = ["contiguous", "strided", "transposed"]
+    return {"values": [_uniform(generator, s, -3, 3) for s in shapes],
+            "grads": [_gradient(generator, s, False) for s in shapes], "lr": 0.05,
+            "layouts": [kinds[i % 3] for i in range(len(shapes))], "then": []}
+
+
+# The boundaries the statement names, tried first: one scalar parameter at the largest lr;
+# transposed and strided parameters; tiny values with tiny gradients next to ordinary ones;
+# twelve parameters; a training loop whose gradients are refilled in place, then set to None.
+BOUNDARIES = [
+    _fixed([_param(1.0, 0.5)], 1.0),
+    _fixed([_param([[1.0, -2.0, 0.5], [0.25, 3.0, -1.5]], [[0.5, 1.0, -2.0], [1.5, -0.5, 0.25]],
+                   "transposed"),
+            _param([2.0, -1.0, 0.5, 1.5], [1.0, -2.0, 0.5, 0.75], "strided"),
+            _param(0.5, -1.0)], 0.1),
+    _fixed([_param([1.5e-6, -2e-6, 3e-7], [1e-6, 2e-6, -5e-7]), _param([1.0, 2.0], [0.5, -0.5])], 0.5),
+    _many_parameters(),
+    _fixed([_param([[1.0, 2.0], [3.0, 4.0]], [[0.5, -0.5], [1.0, 2.0]], "transposed"),
+            _param([0.5, -0.5, 1.0], [1.0, 1.0, -1.0], "strided")], 0.1,
+           then=[([[[1.0, 0.5], [-0.5, 1.5]], None], 0.05, True),
+                 ([None, [0.5, 0.5, 2.0]], 0.2, False),
+                 ([[[0.25, 0.25], [0.5, 0.5]], [1.0, -1.0, 0.5]], 0.01, False)]),
+]
+# Tried first by the properties, so that a submission failing everywhere is shown a plain input.
+PLAIN = _fixed([_param([1.0, -2.0], [0.5, 1.0]), _param(3.0, -1.5)], 0.1)
+MISSING_BOUNDARY = _fixed([_param(0.5, None), _param([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]],
+                                                     [[1.0, -1.0, 0.5], [0.5, 2.0, -2.0]], "transposed"),
+                           _param([1.0, -1.0], None, "strided")], 0.1,
+                          then=[([1.5, None, [0.5, 0.5]], 0.2, False)])
+
+
+# ----------------------------------------------------------------------------- checks
+@check(points=3, examples=12, problem=problems(), explicit=[{"problem": p} for p in BOUNDARIES],
+       description="Every parameter with a gradient becomes p - lr * p.grad, at every step of a "
+                   "training loop on the same parameters.",
+       hint=REBINDING_HINT, error_hints=ERROR_HINTS, graph=True)
 def updates_every_parameter(sub, problem):
-    pending = sub.start("run_sgd_step", **problem, report_grads=False)
-    expected = reference(problem)  # computed while the submission runs
+    pending = sub.start("run_sgd_step", **problem)
+    steps = plan(problem)  # computed while the submission runs
     got = pending.result()
-    if _unchanged(got, problem):  # every gradient is non-zero, so every parameter should move
-        raise CheckFailed("After sgd_step, the tensors in params still hold their old values.",
-                          expected=expected, got=[p.value for p in got["params"]], hint=REBINDING_HINT)
-    for index, (param, ref, value) in enumerate(zip(got["params"], expected, problem["values"])):
-        expect_tensor(f"params[{index}]", param, shape=tuple(ref.shape),
+    student_before = problem["values"]
+    for index, (step, report) in enumerate(zip(steps, steps_of(got))):
+        expect_step_update(index, problem, step, student_before, report["params"])
+        student_before = [param.value for param in report["params"]]
+
+
+def expect_step_update(index, problem, step, student_before, params):
+    """Step ``index`` took every parameter where the reference ``step`` takes it."""
+    at = _at(index, problem)
+    for i, (param, ref) in enumerate(zip(params, step.after)):
+        expect_tensor(f"params[{i}]{at}", param, shape=tuple(ref.shape),
                       hint="The update must keep the shape and the dtype (float32) of every parameter.")
-        expect(not torch.equal(param.value, value),
-               f"params[{index}] still holds its old values, although other parameters changed.",
-               expected=ref, got=param.value, hint=LOOP_HINT)
-        expect_close(f"params[{index}] after the step", param, ref, rtol=1e-5, atol=1e-6,
+    moving = [i for i, flag in enumerate(step.moving) if flag]
+    if moving and all(torch.equal(p.value, b) for p, b in zip(params, student_before)):
+        raise CheckFailed(f"After sgd_step{at}, the tensors in params still hold their old values.",
+                          expected=step.after, got=[p.value for p in params],
+                          hint=REBINDING_HINT if index == 0 else LATER_STEP_HINT)
+    memory = problem.get("layouts") or ["contiguous"] * len(params)
+    for i in moving:
+        expect(not torch.equal(params[i].value, student_before[i]),
+               f"params[{i}] still holds its old values{at}, although other parameters changed.",
+               expected=step.after[i], got=params[i].value,
+               hint=LATER_STEP_HINT if index else
+               LAYOUT_HINT if memory[i] != "contiguous" else LOOP_HINT)
+    for i, (param, ref, atol) in enumerate(zip(params, step.after, step.atol)):
+        expect_close(f"params[{i}] after the step{at}", param, ref, rtol=1e-5, atol=atol,
                      hint="Each parameter must move against its gradient by lr times the gradient: "
-                          "p - lr * p.grad.")
+                          "p - lr * p.grad." if index == 0 else LATER_STEP_HINT)
 
 
-@check(points=2, examples=12, problem=problems(missing=True),
-       description="Parameters whose .grad is None are left untouched, and the call does not fail.",
-       hint=NONE_GRAD_HINT, error_hints=ERROR_HINTS)
-def skips_parameters_without_grad(sub, problem):
-    got = sub.call("run_sgd_step", **problem)
-    for index, (param, value, grad) in enumerate(zip(got["params"], problem["values"], problem["grads"])):
-        if grad is not None:
-            continue
-        expect(torch.equal(param.value, value),
-               f"params[{index}] has no gradient, but sgd_step changed its values.",
-               expected=value, got=param.value)
-        expect(param.grad is None,
-               f"params[{index}] had .grad None, but after sgd_step its .grad is a tensor.",
-               got=param.grad)
+@invariant(points=2, calls=("run_sgd_step",), examples=8, probe=problems(missing=True),
+           shrink_calls=SHRINK_CALLS,
+           explicit=[MISSING_BOUNDARY],
+           description="Parameters whose .grad is None are left untouched (values, memory and .grad "
+                       "None), and the call does not fail, at every step.",
+           hint=NONE_GRAD_HINT, error_hints=ERROR_HINTS)
+def skips_parameters_without_grad(args, reply):
+    values_before, storage_before = list(args["values"]), reply["storage_before"]
+    for index, (step, report) in enumerate(zip(plan(args), steps_of(reply))):
+        at = _at(index, args)
+        for i, (grad, param) in enumerate(zip(step.grads, report["params"])):
+            if grad is not None:
+                continue
+            expect(torch.equal(param.value, values_before[i]),
+                   f"params[{i}] has no gradient{at}, but sgd_step changed its values.",
+                   expected=values_before[i], got=param.value)
+            expect(param.storage == storage_before[i],
+                   f"params[{i}] has no gradient{at}, but sgd_step gave it new memory.")
+            expect(param.grad is None,
+                   f"params[{i}] had .grad None{at}, but after sgd_step its .grad is a tensor.",
+                   got=param.grad)
+        values_before = [param.value for param in report["params"]]
+        storage_before = [param.storage for param in report["params"]]
 
 
-@check(points=2, examples=12, problem=problems(),
-       description="Updates the tensors themselves in their own memory, keeps them leaves with "
-                   "requires_grad=True, and returns None.",
-       hint=LEAF_HINT, error_hints=ERROR_HINTS)
-def updates_in_place_and_keeps_leaves(sub, problem):
-    got = sub.call("run_sgd_step", **problem, report_grads=False)
-    if _unchanged(got, problem):  # every gradient is non-zero, so every parameter should move
-        raise CheckFailed("No tensor in params changed: the update never reached the tensors "
-                          "that sgd_step received.", hint=REBINDING_HINT)
-    for index, (param, before) in enumerate(zip(got["params"], got["storage_before"])):
-        name = f"params[{index}]"
-        expect(param.storage == before,
-               f"{name} was given new memory instead of being updated in place.", hint=STORAGE_HINT)
-        expect(param.grad_fn is None,
-               f"{name} has grad_fn={param.grad_fn}: the update was recorded by autograd.", got=param)
-        expect(param.is_leaf, f"{name} is no longer a leaf tensor.", got=param)
-        expect(param.requires_grad, f"{name} has requires_grad=False after sgd_step, but it must "
-               "stay True.")
-    expect(got["returned"] == "NoneType", f"sgd_step returned a {got['returned']} instead of None.",
-           hint=RETURN_HINT)
+@invariant(points=2, calls=("run_sgd_step",), examples=5, probe=problems(later_missing=False),
+           shrink_calls=SHRINK_CALLS, explicit=[PLAIN],
+           description="Updates the tensors themselves in their own memory, keeps them leaves with "
+                       "requires_grad=True, leaves autograd switched on, and returns None, at every step.",
+           hint=LEAF_HINT, error_hints=ERROR_HINTS, graph=True)
+def updates_in_place_and_keeps_leaves(args, reply):
+    expect_some_tensor_changed(args, reply)
+    for index, report in enumerate(steps_of(reply)):
+        at = _at(index, args)
+        params = report["params"]
+        for i, (param, storage) in enumerate(zip(params, reply["storage_before"])):
+            name = f"params[{i}]"
+            expect(param.storage == storage,
+                   f"{name} was given new memory{at} instead of being updated in place.", hint=STORAGE_HINT)
+            expect(param.grad_fn is None,
+                   f"{name} has grad_fn={param.grad_fn}{at}: the update was recorded by autograd.", got=param)
+            expect(param.is_leaf, f"{name} is no longer a leaf tensor{at}.", got=param)
+            expect(param.requires_grad, f"{name} has requires_grad=False after sgd_step{at}, but it must "
+                   "stay True.")
+        expect(report["returned"] == "NoneType",
+               f"sgd_step returned a {report['returned']} instead of None{at}.", hint=RETURN_HINT)
+        expect(report["grad_enabled"] is True,
+               f"After sgd_step returned{at}, autograd was switched off (torch.is_grad_enabled() is "
+               "False): the caller's next forward pass would record nothing.", hint=GRAD_MODE_HINT)
 
 
-@check(points=1, examples=10, problem=problems(),
-       description="Leaves every .grad unchanged.", hint=GRADS_HINT, error_hints=ERROR_HINTS)
-def leaves_gradients_unchanged(sub, problem):
-    got = sub.call("run_sgd_step", **problem)
-    for index, (param, grad) in enumerate(zip(got["params"], problem["grads"])):
-        expect(param.grad is not None, f"params[{index}].grad is None after sgd_step.",
-               expected=grad)
-        expect(torch.equal(param.grad.value, grad), f"sgd_step changed params[{index}].grad.",
-               expected=grad, got=param.grad)
+def expect_some_tensor_changed(args, reply):
+    """The signature of an update that never reaches the tensors (e.g. a rebound loop
+    variable): at a step where every parameter with a gradient should visibly move, none of
+    the tensors changed. Steps with tiny or zero gradients prove nothing and are not judged."""
+    student_before = list(args["values"])
+    for index, (step, report) in enumerate(zip(plan(args), steps_of(reply))):
+        now = [param.value for param in report["params"]]
+        with_grad = step.with_grad()
+        expect(not (with_grad and all(step.moving[i] for i in with_grad)
+                    and all(torch.equal(n, b) for n, b in zip(now, student_before))),
+               f"No tensor in params changed{_at(index, args)}: the update never reached the "
+               "tensors that sgd_step received.", hint=REBINDING_HINT)
+        student_before = now
+
+
+@invariant(points=1, calls=("run_sgd_step",), examples=4, probe=problems(later_missing=False),
+           shrink_calls=SHRINK_CALLS, explicit=[PLAIN],
+           description="Leaves every .grad unchanged, at every step.", hint=GRADS_HINT,
+           error_hints=ERROR_HINTS)
+def leaves_gradients_unchanged(args, reply):
+    for index, (step, report) in enumerate(zip(plan(args), steps_of(reply))):
+        at = _at(index, args)
+        for i, (grad, param) in enumerate(zip(step.grads, report["params"])):
+            if grad is None:
+                continue  # skips_parameters_without_grad watches those
+            expect(param.grad is not None, f"params[{i}].grad is None after sgd_step{at}.",
+                   expected=grad)
+            expect(torch.equal(param.grad.value, grad), f"sgd_step changed params[{i}].grad{at}.",
+                   expected=grad, got=param.grad)
 
 
 WORKED_EXAMPLE = {"values": [torch.tensor(1.0), torch.tensor(2.0)],
                   "grads": [torch.tensor(6.0), torch.tensor(12.0)], "lr": 0.1}
 
 
+def _unchanged(got, problem):
+    return all(torch.equal(p.value, v) for p, v in zip(got["params"], problem["values"]))
+
+
 @check(points=1, description="Reproduces the worked example: x = 1, y = 2 become x = 0.4, y = 0.8.",
        hint=REBINDING_HINT, error_hints=ERROR_HINTS)
 def reproduces_worked_example(sub):
-    got = sub.call("run_sgd_step", **WORKED_EXAMPLE, report_grads=False)
+    got = sub.call("run_sgd_step", **WORKED_EXAMPLE)
     expected = [torch.tensor(0.4), torch.tensor(0.8)]
     values = [p.value for p in got["params"]]
     if not all(v.shape == e.shape and torch.allclose(v.double(), e.double(), rtol=0, atol=1e-6)

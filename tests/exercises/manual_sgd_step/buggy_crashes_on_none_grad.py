@@ -1,4 +1,4 @@
-# expect-lost: skips_parameters_without_grad
+# expect-lost: updates_every_parameter, skips_parameters_without_grad
 """Buggy: the update is right, but a parameter whose .grad is None makes it raise TypeError."""
 import torch
 
