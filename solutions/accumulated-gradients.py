@@ -14,7 +14,8 @@ def train(model, optimizer, batches, epochs):
     losses = []
     for _ in range(epochs):
         for x, y in batches:
-            # backward() accumulates into .grad: start every step from clean gradients.
+            # backward() accumulates into .grad: start every step from clean gradients (a later
+            # call on the same model may receive the gradient the previous call left).
             optimizer.zero_grad()
             loss = F.mse_loss(model(x), y)
             loss.backward()

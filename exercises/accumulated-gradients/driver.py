@@ -1,21 +1,49 @@
 """Sandbox side of accumulated-gradients: builds model and optimizer from plain data, calls
-the student's ``train`` and reports the losses (with their types) and every parameter
-with its final ``.grad``."""
+the student's ``train`` once per call of a session, on the same model, and reports after
+every call the losses (with their types) and every parameter with its ``.grad``."""
+
+from torch import nn
 
 from grader.sandbox.driver_kit import (ContractViolation, as_float, build_model, build_optimizer,
                                        model_report, type_name)
+from grader.specs import make_leaf
 
 
-def run_train(student, layers, params, optimizer, batches, epochs):
+def run_train(student, layers, params, optimizer, calls, layout="contiguous"):
+    """``train`` once per call; a call with an ``optimizer`` spec gets a new optimizer built on
+    the same model, the others continue with the previous one."""
     model = build_model({"layers": layers, "params": params})
+    use_layout(model, layout)
     opt = build_optimizer(optimizer, model.parameters())
-    losses = student.train(model, opt, [(x, y) for x, y in batches], epochs)
+    replies = []
+    for call in calls:
+        if call.get("optimizer") is not None:
+            opt = build_optimizer(call["optimizer"], model.parameters())
+        losses = student.train(model, opt, [(x, y) for x, y in call["batches"]], call["epochs"])
+        replies.append({**loss_report(losses), "params": model_report(model, grads=True)})
+    return replies
+
+
+def loss_report(losses):
+    """The container's type, each item's type, and the values that are numbers (else None)."""
     if not isinstance(losses, (list, tuple)):
-        raise ContractViolation(f"train must return a list of losses, not {type_name(losses)}")
-    return {
-        "container": type_name(losses),
-        "types": [type_name(v) for v in losses],
-        "is_float": [isinstance(v, float) for v in losses],
-        "losses": [as_float(v, f"loss {i}") for i, v in enumerate(losses)],
-        "params": model_report(model, grads=True),
-    }
+        return {"container": type_name(losses), "types": [], "is_float": [], "losses": None}
+    return {"container": type_name(losses), "types": [type_name(v) for v in losses],
+            "is_float": [isinstance(v, float) for v in losses],
+            "losses": [number_or_none(v) for v in losses]}
+
+
+def number_or_none(value):
+    try:
+        return as_float(value, "a loss")
+    except ContractViolation:
+        return None
+
+
+def use_layout(model, layout):
+    """Replace every parameter by one with the same values in ``layout`` (e.g. transposed)."""
+    if layout == "contiguous":
+        return
+    for module in model.modules():
+        for name, param in list(module.named_parameters(recurse=False)):
+            setattr(module, name, nn.Parameter(make_leaf(param.detach(), layout)))

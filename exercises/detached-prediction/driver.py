@@ -1,19 +1,50 @@
 """Sandbox side of detached-prediction: builds model and optimizer from plain data, calls
-the student's ``train_step`` and reports the loss and every parameter."""
+the student's ``train_step`` once per step of a session and reports, after every call, what
+it returned and every parameter."""
+
+from torch import empty_like, nn
 
 from grader.sandbox.driver_kit import (ContractViolation, as_float, build_model, build_optimizer,
-                                       model_report)
+                                       model_report, type_name)
+from grader.specs import make_leaf
 
 
-def run_train_step(student, layers, params, optimizer, batches, grads=None):
-    """One call per batch, on the same model and optimizer; reports after every call."""
-    model = build_model({"layers": layers, "params": params, "grads": grads})
+def run_train_step(student, layers, params, optimizer, steps, layout="contiguous"):
+    """One call per step, on the same model; before a step the model may receive leftover
+    ``grads`` or a new ``optimizer`` (built on the same model)."""
+    model = build_model({"layers": layers, "params": params})
+    use_layout(model, layout)
     opt = build_optimizer(optimizer, model.parameters())
-    steps = []
-    for x, y in batches:
-        loss = student.train_step(model, opt, x, y)
-        if loss is None:
-            raise ContractViolation("train_step must return the loss as a float, but it returned None")
-        steps.append({"loss": as_float(loss, "the value train_step returned"),
-                      "params": model_report(model)})
-    return steps
+    replies = []
+    for step in steps:
+        if step.get("optimizer") is not None:
+            opt = build_optimizer(step["optimizer"], model.parameters())
+        if step.get("grads") is not None:
+            set_leftover_gradients(model, step["grads"])
+        loss = student.train_step(model, opt, step["x"], step["y"])
+        replies.append({"type": type_name(loss), "is_float": isinstance(loss, float),
+                        "loss": number_or_none(loss), "params": model_report(model)})
+    return replies
+
+
+def use_layout(model, layout):
+    """Replace every parameter by one with the same values in ``layout`` (e.g. transposed)."""
+    if layout == "contiguous":
+        return
+    for module in model.modules():
+        for name, param in list(module.named_parameters(recurse=False)):
+            setattr(module, name, nn.Parameter(make_leaf(param.detach(), layout)))
+
+
+def set_leftover_gradients(model, grads):
+    """Gradients in the parameter's own layout, as backward() would have left them."""
+    for param, grad in zip(model.parameters(), grads):
+        param.grad = None if grad is None else empty_like(param).copy_(grad.reshape(param.shape))
+
+
+def number_or_none(value):
+    """The returned loss as a number if it is one (the invariant judges its type)."""
+    try:
+        return as_float(value, "the value train_step returned")
+    except ContractViolation:
+        return None
