@@ -1,400 +1,267 @@
 """Checks for adam-from-scratch: ``class Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
-weight_decay=0.0)`` with ``step()`` and ``zero_grad(set_to_none=True)``.
+weight_decay=0.0)`` with ``step()`` and ``zero_grad(set_to_none=True)``; ``params`` is an
+iterable of tensors or a list of parameter groups.
 
 The reference is ``torch.optim.Adam`` itself, run here, in the trusted process, on identical
-copies of the parameters.
+copies of the parameters (:mod:`.twin`).
 
-The multi-step checks are hypothesis state machines. A run draws a setup (parameters and
-hyperparameters) and then up to ``STEPS_PER_RUN`` actions: backward passes that accumulate
-into ``.grad``, ``step()``, ``zero_grad()``, or gradients dropped by the training loop. At
-the end of the run the whole sequence goes to the sandbox in one call (``run_actions``),
-which reports the parameters after every ``step()`` (and whether it changed any ``.grad``)
-and the gradients after every ``zero_grad()``; meanwhile the trusted twin replays the
-sequence with ``torch.optim.Adam``; the two are then compared action by action. One call
-per run instead of one per action keeps a grading well under a second. The first difference
-fails the check with the actions up to it, cut down by :func:`minimize` to a short sequence
-the student can replay. That sequence is then replayed on Adams with the usual mistakes
-built in (:class:`SimAdam`), so that the feedback can name the misconception.
+The multi-step check runs hypothesis state machines. A run draws a setup (parameters, in any
+memory layout, hyperparameters, sometimes two parameter groups or tiny gradients) and then up
+to ``STEPS_PER_RUN`` actions: backward passes that accumulate into ``.grad``, ``step()``,
+``zero_grad()``, gradients dropped by the training loop, and loops of up to 25 updates. At the
+end of the run the whole sequence goes to the sandbox in one call (``run_actions``), which
+reports after every ``step()`` and ``zero_grad()``; meanwhile the twin replays the sequence;
+the two are then compared step by step (:mod:`.trial`). The first difference fails the check
+with the actions up to it, cut down by :func:`.trial.minimize` to a short run the student can
+replay, and that run is replayed on Adams with the usual mistakes built in, so that the
+feedback can name the misconception.
 
-All starting values and loss coefficients are multiples of 1/4 (and weight decays are powers
-of two): the first gradient of every parameter is then exact on both sides, and a correct
-float32 implementation never lands on a near-zero first gradient whose rounding would decide
-the direction of the first update.
+Two contract properties are invariants, checked on every reply of every check: a parameter
+whose ``.grad`` is None is left exactly as it was by ``step()``, and ``zero_grad()`` leaves
+None or zeros as torch does. They need no reference: the reply shows them.
 """
-
 
 from __future__ import annotations
 
-import math
-import random
-from functools import lru_cache
-
 import torch
 from hypothesis import Phase, settings
-from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_state_machine_as_test
 
-from grader.checks import check
-from grader.engine.runner import hypothesis_settings
-from grader.sandbox.client import ContractViolation, StudentError
+from grader.checks import CheckFailed, check, invariant
+from grader.engine.runner import example_key, hypothesis_settings
 
-from .compare import (Diverged, check_grads_kept, compare_grads, compare_params, student_failure,
-                      unreadable, with_diagnosis)
+from .compare import Diverged, Unreadable, step_rows, zero_grad_rows
 from .hints import (BIAS_HINT, DECAY_HINT, FIRST_STEP_HINT, NONE_GRAD_ERROR_HINT, SKIP_HINT,
-                    ZERO_GRAD_HINT)
-from .twin import (BETAS, C_VALUES, EPSILONS, GRID, LRS, SHAPES, STEPS_PER_RUN, WEIGHT_DECAYS,
-                   replay)
+                    SKIPPED_HINT, ZERO_GRAD_HINT)
+from .render import after_text, steps_text
+from .runs import (C_VALUES, SEEDS, RunState, action_rng, actions_of, call_args, first_steps,
+                   next_action, one_step_run, probe_runs, seeded_setup)
+from .boundaries import (DECAY_BOUNDARIES, FIRST_STEP_BOUNDARIES, SKIP_EXPLICIT, ZERO_GRAD_EXPLICIT,
+                         explicit_runs, skipping_runs)
+from .trial import judge, minimize, with_diagnosis
+from .twin import prefix
+
+STEPS_PER_RUN = 10  # actions after the reset; a loop action counts once
 
 
-# ----------------------------------------------------------------------------- strategies
-def hypers(*, lr=True, betas=True, eps=False, weight_decay=False):
-    """Hyperparameters as keyword arguments; an optional key left out means "use the default"."""
-    optional = {}
-    if lr:
-        optional["lr"] = st.sampled_from(LRS)
-    if betas:
-        optional["betas"] = st.sampled_from(BETAS).map(list)
-    if eps:
-        optional["eps"] = st.sampled_from(EPSILONS)
-    required = {"weight_decay": st.sampled_from(WEIGHT_DECAYS)} if weight_decay else {}
-    return st.fixed_dictionaries(required, optional=optional)
-
-
-def full_hypers():
-    """Either all the defaults, or every hyperparameter given (with weight_decay=0.0 or not)."""
-    given = st.fixed_dictionaries(
-        {"lr": st.sampled_from(LRS), "betas": st.sampled_from(BETAS).map(list),
-         "eps": st.sampled_from(EPSILONS)}, optional={"weight_decay": st.just(0.0)})
-    return st.one_of(st.just({}), given)
-
-
-@lru_cache(maxsize=None)
-def grid_tensors(shape):
-    count = math.prod(shape)
-    return st.lists(st.sampled_from(GRID), min_size=count, max_size=count).map(
-        lambda values: torch.tensor(values, dtype=torch.float32).reshape(shape))
-
-
-@st.composite
-def first_steps(draw, hyper):
-    """One setup and one loss over every parameter, drawn value by value (they shrink well)."""
-    shapes = draw(st.lists(st.sampled_from(SHAPES), min_size=1, max_size=3))
-    params = [draw(grid_tensors(shape)) for shape in shapes]
-    terms = [{"c": draw(st.sampled_from(C_VALUES)), "d": draw(grid_tensors(shape))}
-             for shape in shapes]
-    return {"params": params, "hyper": draw(hyper), "terms": terms}
-
-
-# The state machines draw one seed per setup or action and build the values from it: a run
-# is minimized by :func:`minimize`, not by hypothesis, so value-by-value draws would only cost
-# time (they cost more than the step they feed).
-SEEDS = st.integers(0, 2**32 - 1)
-
-
-def _grid_tensor(rng, shape):
-    return torch.tensor([rng.choice(GRID) for _ in range(math.prod(shape))],
-                        dtype=torch.float32).reshape(shape)
-
-
-def seeded_setup(seed, hyper):
-    rng = random.Random(seed)
-    shapes = [rng.choice(SHAPES) for _ in range(rng.randint(1, 3))]
-    return {"params": [_grid_tensor(rng, shape) for shape in shapes], "hyper": hyper}
-
-
-def seeded_loss(rng, shapes, c_values, partial):
-    """One term per parameter, ``{"c": float, "d": tensor}`` for ``(c * p**2 + d * p).sum()``,
-    or None for a parameter left out of the loss (at least one parameter takes part)."""
-    keep = [not partial or rng.random() < 0.6 for _ in shapes]
-    if not any(keep):
-        keep[rng.randrange(len(shapes))] = True
-    return [{"c": rng.choice(c_values), "d": _grid_tensor(rng, shape)} if kept else None
-            for shape, kept in zip(shapes, keep)]
-
-
-def seeded_grad_changes(rng, count):
-    """What the training loop does to each .grad: keep it, set it to None ("none") or to zeros."""
-    what = [rng.choice(["keep", "none", "zero"]) for _ in range(count)]
-    if set(what) == {"keep"}:
-        what[rng.randrange(count)] = rng.choice(["none", "zero"])
-    return what
-
-
-# ----------------------------------------------------------------------------- runs
+# ----------------------------------------------------------------------------- kinds of runs
 class Spec:
-    """What a kind of run looks like and how it is judged; the state machines refine it."""
+    """What a kind of run contains and how it is judged (see :mod:`.runs`)."""
 
-    hyper = hypers(eps=True)
-    actions = ("backward", "step", "zero_grad")
-    weights = {"backward": 4, "step": 4, "zero_grad": 2, "set_grads": 3}  # odds of the next action
-    partial = False  # may a parameter be left out of a loss?
+    options = ("lr", "betas", "eps")  # hyperparameters that may be given
+    decay = True  # may weight_decay be given?
+    groups = True  # two parameter groups, sometimes
+    layouts = True  # transposed or strided parameters, sometimes
+    tiny = True  # tiny gradients, sometimes
+    max_params = 4
+    actions = ("backward", "step", "zero_grad", "loop")
+    weights = {"backward": 4, "step": 4, "zero_grad": 2, "set_grads": 3, "loop": 2}
+    partial = False  # may a loss leave parameters out?
     c_values = C_VALUES
     zero_modes = (None,)  # the set_to_none arguments of zero_grad (None: the default)
+    loop_clear = "zero_grad"  # how a loop clears the gradients: opt.zero_grad() or p.grad = None
     step_needs_grads = True  # step() only when every parameter has a gradient?
-    compare_values = True  # compare the parameters after each step()?
-    strict_grads = False  # is a gradient of zeros different from None?
+    compare_values = True  # compare the parameters with torch.optim.Adam after each step()?
     hint = BIAS_HINT
     none_hint = NONE_GRAD_ERROR_HINT  # for a "NoneType" error
 
 
-def run_actions(sub, spec, actions):
-    """Run ``actions`` in the sandbox and on the twin; the :class:`Diverged` at the first
-    difference, or None if there is none."""
-    setup = actions[0][1]
-    try:
-        pending = sub.start("run_actions", params=setup["params"], hyper=setup["hyper"],
-                            actions=[list(a) for a in actions[1:]],
-                            report_params=spec.compare_values)
-        _, expected = replay(actions)  # computed while the submission runs
-        reports = pending.result()
-    except (StudentError, ContractViolation) as exc:
-        reached = sub.call("run_progress")  # the index of the action that raised
-        if not isinstance(reached, int) or not 0 <= reached < len(actions):
-            reached = len(actions) - 1
-        return student_failure(exc, actions[:reached + 1], spec.hint, spec.none_hint)
-    if not isinstance(reports, list) or len(reports) != len(actions) - 1:
-        return unreadable(actions)
-    shapes = [tuple(p.shape) for p in setup["params"]]
-    done = actions
-    try:
-        for index in range(1, len(actions)):
-            report, done = reports[index - 1], actions[:index + 1]
-            if actions[index][0] == "step":
-                if spec.compare_values:
-                    compare_params(done, report["params"], expected[index], spec.hint)
-                check_grads_kept(done, report["grads_changed"], len(shapes))
-            elif actions[index][0] == "zero_grad":
-                compare_grads(done, report, expected[index], shapes, strict=spec.strict_grads,
-                              hint=ZERO_GRAD_HINT)
-    except Diverged as failure:
-        return failure
-    except (TypeError, KeyError, IndexError, AttributeError, RuntimeError):
-        return unreadable(done)
-    return None
+class ManySteps(Spec):
+    """Every parameter in every loss and zero_grad() with its default, so that a gradient of
+    zeros and None are alike; step() only when the gradients are there; long loops."""
 
 
-def _without_param(actions, index):
-    """The same run with parameter ``index`` removed (and losses left without parameters dropped)."""
-    reset = actions[0][1]
-    out = [("reset", {"params": [p for i, p in enumerate(reset["params"]) if i != index],
-                      "hyper": reset["hyper"]})]
-    for kind, argument in actions[1:]:
-        if kind in ("backward", "set_grads"):
-            argument = [a for i, a in enumerate(argument) if i != index]
-            if kind == "backward" and all(t is None for t in argument):
-                continue
-            if kind == "set_grads" and all(a == "keep" for a in argument):
-                continue
-        out.append((kind, argument))
-    return out
+class Skipping(Spec):
+    """Parameters left out of losses, and gradients dropped or zeroed by the training loop
+    itself (not by zero_grad(), which has its own invariant); step() at any time."""
+
+    actions = ("backward", "step", "set_grads", "loop")
+    partial = True
+    loop_clear = "none"
+    step_needs_grads = False
+    hint = SKIP_HINT
 
 
-def _first_element_only(actions, index):
-    """The same run with parameter ``index`` cut down to its first element."""
-    def cut(t):
-        return t.reshape(-1)[:1].clone()
+class SkipProbe(Skipping):
+    """The skipping invariant's own runs: only the reply is looked at."""
 
-    reset = actions[0][1]
-    out = [("reset", {"params": [cut(p) if i == index else p for i, p in enumerate(reset["params"])],
-                      "hyper": reset["hyper"]})]
-    for kind, argument in actions[1:]:
-        if kind == "backward":
-            argument = [{"c": t["c"], "d": cut(t["d"])} if i == index and t is not None else t
-                        for i, t in enumerate(argument)]
-        out.append((kind, argument))
-    return out
+    tiny = False
+    compare_values = False
 
 
-def _with_default(actions, key):
-    reset = actions[0][1]
-    hyper = {k: v for k, v in reset["hyper"].items() if k != key}
-    return [("reset", {"params": reset["params"], "hyper": hyper})] + list(actions[1:])
+class ZeroGradProbe(Spec):
+    """zero_grad() in both modes, with parameters left out of losses; values not compared."""
+
+    options = ("lr",)
+    decay = False
+    tiny = False
+    actions = ("backward", "step", "zero_grad", "set_grads", "loop")
+    partial = True
+    c_values = (0.0,)
+    zero_modes = (None, True, False)
+    step_needs_grads = False
+    compare_values = False
+    hint = ZERO_GRAD_HINT
+    none_hint = ZERO_GRAD_HINT
 
 
-def minimize(sub, spec, failure):
-    """A shorter, simpler run that fails in the same way, found greedily in a few dozen
-    sandbox calls: each action but the reset and the last is dropped in turn (twice over),
-    then each parameter, then each element but the first of a parameter, then each
-    hyperparameter, keeping every change after which the run still fails the same way.
-
-    Hypothesis's own shrinking is switched off for the state machines: on these runs it needs
-    hundreds of replays and still leaves redundant actions behind.
-    """
-    def attempt(candidate):
-        nonlocal failure
-        result = run_actions(sub, spec, candidate) if len(candidate) >= 2 else None
-        if result is not None and result.kind == failure.kind:
-            failure = result
-
-    for _ in range(2):
-        index = len(failure.actions) - 2
-        while index >= 1:
-            actions = failure.actions
-            attempt(actions[:index] + actions[index + 1:])
-            index = min(index - 1, len(failure.actions) - 2)
-    for index in reversed(range(len(failure.actions[0][1]["params"]))):
-        if len(failure.actions[0][1]["params"]) > 1:
-            attempt(_without_param(failure.actions, index))
-    for index in range(len(failure.actions[0][1]["params"])):
-        if failure.actions[0][1]["params"][index].numel() > 1:
-            attempt(_first_element_only(failure.actions, index))
-    for key in list(failure.actions[0][1]["hyper"]):
-        if key != "weight_decay":
-            attempt(_with_default(failure.actions, key))
-    return failure
+class OneStep(Spec):
+    pass
 
 
 # ----------------------------------------------------------------------------- state machines
-@lru_cache(maxsize=None)
-def _setups(hyper):
-    return st.builds(seeded_setup, SEEDS, hyper)
-
-
-class AdamMachine(RuleBasedStateMachine, Spec):
-    """Random runs: a setup, then up to ``STEPS_PER_RUN`` actions, checked as a whole at the end.
+class AdamMachine(RuleBasedStateMachine):
+    """Random runs: a setup, then up to ``STEPS_PER_RUN`` actions, judged as a whole at the end.
 
     There is a single rule, ``act``, which draws the next action among those allowed now:
     with one rule per action, hypothesis would switch whole actions off for entire runs
     (swarm testing), which wastes most of the few runs a grading can afford.
     """
 
-    def __init__(self, sub):
+    spec = ManySteps
+
+    def __init__(self, sub, failures):
         super().__init__()
-        self.sub = sub
-        self.run = []
-        self.shapes = ()
-        self.has_grad = []
+        self.sub, self.failures = sub, failures
+        self.run, self.state = [], None
 
-    @initialize(data=st.data())
-    def reset(self, data):
-        setup = data.draw(_setups(self.hyper), label="setup")
-        self.shapes = tuple(tuple(p.shape) for p in setup["params"])
-        self.has_grad = [False] * len(self.shapes)
-        self.run = [("reset", setup)]
-
-    def allowed(self, kind):
-        return kind != "step" or not self.step_needs_grads or all(self.has_grad)
+    @initialize(seed=SEEDS)
+    def reset(self, seed):
+        setup = seeded_setup(seed, self.spec)
+        self.state, self.run = RunState(setup), [("reset", setup)]
 
     @rule(seed=SEEDS)
     def act(self, seed):
-        # The step's own random generator: the same seed drawn twice in a run (hypothesis likes
-        # to repeat a value) still gives two different actions.
-        rng = random.Random(seed * 1_000_003 + len(self.run))
-        kinds = [k for k in self.actions if self.allowed(k)]
-        kind = rng.choices(kinds, weights=[self.weights[k] for k in kinds])[0]
-        argument = None
-        if kind == "backward":
-            argument = seeded_loss(rng, self.shapes, self.c_values, self.partial)
-            self.has_grad = [had or term is not None for had, term in zip(self.has_grad, argument)]
-        elif kind == "zero_grad":
-            argument = rng.choice(self.zero_modes)
-            if argument is not False:
-                self.has_grad = [False] * len(self.shapes)
-        elif kind == "set_grads":
-            argument = seeded_grad_changes(rng, len(self.shapes))
-            self.has_grad = [what == "zero" or had and what == "keep"
-                             for had, what in zip(self.has_grad, argument)]
-        self.run.append((kind, argument))
+        self.run.append(next_action(self.spec, action_rng(seed, len(self.run)), self.state))
 
     def teardown(self):
-        if self.run:
-            failure = run_actions(self.sub, type(self), self.run)
+        if not self.run:
+            return
+        key = example_key(call_args(self.run))
+        if key not in self.failures:  # hypothesis replays a failing run once more at the end
+            self.failures[key] = judge(self.sub, self.spec, self.run)
+        if self.failures[key] is not None:
+            raise self.failures[key]
+
+
+class ManyStepsMachine(AdamMachine):
+    spec = ManySteps
+
+
+class SkippingMachine(AdamMachine):
+    spec = Skipping
+
+
+def run_machine(machine, sub, examples, explicit=()):
+    """``explicit`` runs first, then ``examples`` random runs; the first failure, minimized."""
+    spec = machine.spec
+    try:
+        for actions in explicit:
+            failure = judge(sub, spec, actions)
             if failure is not None:
                 raise failure
-
-
-class ManySteps(AdamMachine):
-    """Every parameter in every loss, zero_grad() with its default; step() only when the
-    gradients are there; a gradient of zeros and None are not told apart."""
-
-
-class Skipping(AdamMachine):
-    """Parameters left out of losses, and gradients dropped or zeroed by the training loop
-    itself (not by zero_grad()); step() at any time."""
-
-    hyper = hypers()
-    actions = ("backward", "step", "set_grads")
-    partial = True
-    step_needs_grads = False
-    strict_grads = True
-    hint = SKIP_HINT
-
-
-class ZeroGrad(AdamMachine):
-    """zero_grad() in both modes; gradients compared exactly, parameters not compared."""
-
-    hyper = hypers(betas=False)
-    partial = True
-    c_values = (0.0,)  # linear losses: the gradients do not depend on the parameters' values
-    zero_modes = (None, True, False)
-    compare_values = False
-    strict_grads = True
-    hint = ZERO_GRAD_HINT
-    none_hint = ZERO_GRAD_HINT
-
-
-def run_machine(machine, sub, examples):
-    options = settings(hypothesis_settings(examples), stateful_step_count=STEPS_PER_RUN,
-                       phases=(Phase.explicit, Phase.generate))
-    try:
-        run_state_machine_as_test(lambda: machine(sub), settings=options)
+        options = settings(hypothesis_settings(examples), stateful_step_count=STEPS_PER_RUN,
+                           phases=(Phase.explicit, Phase.generate))
+        failures = {}
+        run_state_machine_as_test(lambda: machine(sub, failures), settings=options)
     except Diverged as failure:
-        raise with_diagnosis(minimize(sub, machine, failure)) from None
+        raise with_diagnosis(minimize(sub, spec, failure)) from None
 
 
 # ----------------------------------------------------------------------------- one step
-class OneStep(Spec):
-    strict_grads = True
-
-
 def one_step(sub, problem, hint):
     spec = type("OneStepSpec", (OneStep,), {"hint": hint})
-    actions = [("reset", {"params": problem["params"], "hyper": problem["hyper"]}),
-               ("backward", problem["terms"]), ("step", None)]
-    failure = run_actions(sub, spec, actions)
+    failure = judge(sub, spec, one_step_run(problem))
     if failure is not None:
         raise with_diagnosis(failure)
 
 
+# ----------------------------------------------------------------------------- invariants' help
+def _where(actions, origin, kind, argument):
+    return after_text(kind, argument, origin, actions[0][1])
+
+
+def _fail(message, actions, origin, hint):
+    raise CheckFailed(message, hint=hint, example={"steps": steps_text(prefix(actions, origin))})
+
+
+def _rows(read, actions, reply):
+    try:
+        return read(actions, reply)
+    except (Unreadable, TypeError, KeyError, IndexError, AttributeError, RuntimeError, ValueError):
+        raise CheckFailed("What your optimizer left after these steps could not be read back.",
+                          example={"steps": steps_text(actions)}) from None
+
+
 # ----------------------------------------------------------------------------- checks
-@check(points=2, examples=20,
-       problem=first_steps(full_hypers()),
+@check(points=2, examples=20, problem=first_steps(), explicit=FIRST_STEP_BOUNDARIES,
        description="One backward pass and one step() give the parameters of torch.optim.Adam, "
-                   "for several lr, betas and eps (or the defaults).",
+                   "for any lr, betas and eps (or the defaults), parameter groups, transposed or "
+                   "strided parameters and tiny gradients.",
        hint=FIRST_STEP_HINT)
 def first_step_matches_torch_adam(sub, problem):
     one_step(sub, problem, FIRST_STEP_HINT)
 
 
 @check(points=3,
-       description="Over runs of up to 15 actions (backward passes that accumulate, step(), "
-                   "zero_grad()), the parameters match torch.optim.Adam after every step().",
+       description="Over runs of up to 10 actions (backward passes that accumulate, step(), "
+                   "zero_grad(), gradients set to None, loops of up to 25 updates), the "
+                   "parameters match torch.optim.Adam after every step(), for any "
+                   "hyperparameters, groups, layouts and tiny gradients.",
        hint=BIAS_HINT)
 def matches_torch_adam_over_many_steps(sub):
-    run_machine(ManySteps, sub, 12)
+    run_machine(ManyStepsMachine, sub, 10, explicit=explicit_runs())
+    run_machine(SkippingMachine, sub, 6, explicit=skipping_runs())
 
 
-@check(points=2,
-       description="A parameter whose .grad is None is left alone and its step count does not "
-                   "advance; a parameter whose .grad holds zeros takes a normal step.",
-       hint=SKIP_HINT)
-def skips_parameters_without_grad(sub):
-    run_machine(Skipping, sub, 12)
+@invariant(points=2, calls=("run_actions",), probe=probe_runs(SkipProbe, 8), examples=8,
+           explicit=[SKIP_EXPLICIT],
+           description="On every step() of every run, a parameter whose .grad is None is left "
+                       "exactly as it was (same values, .grad still None).",
+           hint=SKIPPED_HINT, error_hints={"NoneType": NONE_GRAD_ERROR_HINT})
+def skips_parameters_without_grad(args, reply):
+    actions = actions_of(args)
+    before = [p.detach() for p in actions[0][1]["params"]]
+    for origin, row in _rows(step_rows, actions, reply):
+        for index, had_none in enumerate(row["none_before"]):
+            if had_none is not True:
+                continue
+            where = _where(actions, origin, "step", None)
+            if not torch.equal(row["values"][index], before[index]):
+                _fail(f"p{index}.grad was None, but p{index} changed {where}: a parameter without "
+                      "a gradient must be skipped.", actions, origin, SKIPPED_HINT)
+            if row["grads_changed"][index] is not False:
+                _fail(f"p{index}.grad was None before `opt.step()` and is no longer None {where}.",
+                      actions, origin, SKIPPED_HINT)
+        before = row["values"]
 
 
-@check(points=1,
-       description="zero_grad() and zero_grad(set_to_none=True) set .grad to None; "
-                   "zero_grad(set_to_none=False) fills it with zeros; None stays None.",
-       hint=ZERO_GRAD_HINT)
-def zero_grad_sets_to_none_or_zero(sub):
-    run_machine(ZeroGrad, sub, 10)
+@invariant(points=1, calls=("run_actions",), probe=probe_runs(ZeroGradProbe, 10), examples=8,
+           explicit=[ZERO_GRAD_EXPLICIT],
+           description="On every zero_grad() of every run: zero_grad() and zero_grad(set_to_none=True) "
+                       "set .grad to None; zero_grad(set_to_none=False) fills it with zeros; None "
+                       "stays None.",
+           hint=ZERO_GRAD_HINT, error_hints={"NoneType": ZERO_GRAD_HINT})
+def zero_grad_sets_to_none_or_zero(args, reply):
+    actions = actions_of(args)
+    for origin, mode, row in _rows(zero_grad_rows, actions, reply):
+        where = _where(actions, origin, "zero_grad", mode)
+        for index, (had_none, none) in enumerate(zip(row["none_before"], row["none"])):
+            if mode is not False:
+                if none is not True:
+                    _fail(f"{where.capitalize()}, p{index}.grad should be None, but it is a tensor.",
+                          actions, origin, ZERO_GRAD_HINT)
+            elif had_none is True and none is not True:
+                _fail(f"p{index}.grad was None, and {where} it is a tensor: it should stay None.",
+                      actions, origin, ZERO_GRAD_HINT)
+            elif had_none is not True and (none is not False or bool(row["grads"][index].ne(0).any())):
+                _fail(f"{where.capitalize()}, p{index}.grad should be a tensor of zeros, but it is "
+                      f"{'None' if none is True else 'not all zeros'}.", actions, origin, ZERO_GRAD_HINT)
 
 
-@check(points=1, examples=10,
-       problem=first_steps(hypers(eps=True, weight_decay=True)),
-       description="With weight_decay > 0, one step() matches torch.optim.Adam (L2 penalty added "
-                   "to the gradient) and leaves .grad unchanged.",
+@check(points=1, examples=10, problem=first_steps(decay=True), explicit=DECAY_BOUNDARIES,
+       description="With weight_decay > 0 (also per parameter group), one step() matches "
+                   "torch.optim.Adam (L2 penalty added to the gradient) and leaves .grad unchanged.",
        hint=DECAY_HINT)
 def applies_weight_decay_like_torch(sub, problem):
     one_step(sub, problem, DECAY_HINT)
-

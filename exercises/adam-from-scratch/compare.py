@@ -1,4 +1,13 @@
-"""Comparing what the sandbox reported with the twin, action by action, into CheckFailed."""
+"""Reading what the sandbox reported for a run, and comparing it with the twin, into CheckFailed.
+
+The driver's reply to ``run_actions`` is plain data::
+
+    {"steps": {"values": (steps, numbers) tensor, "none_before": [[bool]], "grads_changed": [[bool]],
+               "shapes": [[shape]], "dtypes": [[str]], "leaf": [[bool]], "requires_grad": [[bool]]},
+     "zero_grads": {"values": (calls, numbers) tensor, "none_before": [[bool]], "none": [[bool]]}}
+
+one row per step() (and per zero_grad()) of the unrolled run, in order.
+"""
 
 from __future__ import annotations
 
@@ -12,89 +21,116 @@ from grader.sandbox.wire import WireTensor
 
 from .hints import (GRAD_CHANGED_HINT, IN_PLACE_LEAF_HINT, LEAF_HINT, NONE_GRAD_ERROR_HINT,
                     ZERO_DIVISION_HINT)
-from .twin import action_text, close, diagnose, steps_text
+from .render import after_text, steps_text
+from .twin import close, prefix, unrolled
+
 
 class Diverged(CheckFailed):
     """A difference found at the end of ``actions``.
 
-    ``kind`` names the sort of failure ("params", "grads", "leaf", "error:TypeError", ...): a
-    shorter sequence replaces this one only if it fails in the same way. ``observed`` is what
-    the student's code showed then, ``("params", values)`` or ``("grads", gradients)``.
+    ``kind`` names the sort of failure ("params", "leaf", "error:TypeError", ...): a shorter run
+    replaces this one only if it fails in the same way. ``observed`` is the student's parameters
+    after the last step, for the diagnosis; ``essential`` lists what the run cannot do without
+    (found while minimizing: "layouts", "scale", "groups", "long").
     """
 
     def __init__(self, message, actions, kind, *, expected=None, got=None, hint=None,
-                 observed=None):
+                 observed=None, stuck=False):
         super().__init__(message, expected=expected, got=got, hint=hint,
                          example={"steps": steps_text(actions)})
         self.actions, self.kind, self.observed = list(actions), kind, observed
+        self.stuck = stuck  # the student's step left the parameter as it was, torch's did not
+        self.essential = ()
+
+
+class Unreadable(Exception):
+    """The reply does not have the structure the driver gives it."""
 
 
 def unreadable(actions):
-    return Diverged(f"What your optimizer left after `{action_text(actions[-1])}` could not be "
-                    "read back.", actions, "contract")
+    return Diverged("What your optimizer left after these steps could not be read back.",
+                    actions, "contract")
 
 
-def _split(flat, shapes):
-    """The tensors of ``shapes`` back from the driver's flat float32 tensor."""
+def split(flat, shapes):
+    """The tensors of ``shapes`` back from one row of numbers."""
     sizes = [math.prod(shape) for shape in shapes]
-    if not isinstance(flat, WireTensor) or tuple(flat.shape) != (sum(sizes),):
-        raise TypeError("the flat tensor does not have the expected size")
-    return [piece.reshape(shape) for piece, shape in zip(torch.split(flat.value, sizes), shapes)]
+    if tuple(flat.shape) != (sum(sizes),):
+        raise Unreadable("a row does not have the expected size")
+    return [piece.reshape(shape) for piece, shape in zip(torch.split(flat, sizes), shapes)]
 
 
-def compare_params(actions, reported, expected_values, hint):
-    """The parameters after a step(): same shapes, float32 leaves that require grad, close values."""
-    last = action_text(actions[-1])
-    shapes = [tuple(e.shape) for e in expected_values]
-    for index, expected in enumerate(expected_values):
-        shape, dtype = tuple(reported["shapes"][index]), reported["dtypes"][index]
-        if shape != shapes[index] or dtype != "float32":
-            raise Diverged(f"After `{last}`, p{index} has shape {shape} and dtype {dtype}; it must "
-                           f"keep shape {shapes[index]} and dtype float32.", actions, "leaf",
+def rows(table, key, count, width):
+    """``table[key]``: ``count`` lists of ``width`` entries each (else :class:`Unreadable`)."""
+    value = table[key] if isinstance(table, dict) and key in table else None
+    if not isinstance(value, list) or len(value) != count or not all(
+            isinstance(row, list) and len(row) == width for row in value):
+        raise Unreadable(f"{key} does not have one entry per parameter and call")
+    return value
+
+
+def matrix(table, count, total):
+    value = table.get("values") if isinstance(table, dict) else None
+    if not isinstance(value, WireTensor) or tuple(value.shape) != (count, total):
+        raise Unreadable("the values do not have the expected shape")
+    return value.value
+
+
+def step_rows(actions, reply):
+    """``(origin, row)`` for every step() of the run: the student's report of that step,
+    ``row = {"values", "none_before", "grads_changed", "shapes", "dtypes", "leaf", "requires_grad"}``."""
+    shapes = [tuple(p.shape) for p in actions[0][1]["params"]]
+    origins = [origin for origin, kind, _ in unrolled(actions) if kind == "step"]
+    table = reply.get("steps") if isinstance(reply, dict) else None
+    count, width = len(origins), len(shapes)
+    values = matrix(table, count, sum(math.prod(s) for s in shapes))
+    columns = {key: rows(table, key, count, width)
+               for key in ("none_before", "grads_changed", "shapes", "dtypes", "leaf", "requires_grad")}
+    return [(origin, {"values": split(values[s], shapes),
+                      **{key: column[s] for key, column in columns.items()}})
+            for s, origin in enumerate(origins)]
+
+
+def zero_grad_rows(actions, reply):
+    """``(origin, mode, row)`` for every zero_grad() of the run, ``row = {"grads", "none_before", "none"}``."""
+    shapes = [tuple(p.shape) for p in actions[0][1]["params"]]
+    calls = [(origin, argument) for origin, kind, argument in unrolled(actions) if kind == "zero_grad"]
+    table = reply.get("zero_grads") if isinstance(reply, dict) else None
+    count, width = len(calls), len(shapes)
+    values = matrix(table, count, sum(math.prod(s) for s in shapes))
+    none_before, none = rows(table, "none_before", count, width), rows(table, "none", count, width)
+    return [(origin, mode, {"grads": split(values[z], shapes), "none_before": none_before[z],
+                            "none": none[z]})
+            for z, (origin, mode) in enumerate(calls)]
+
+
+def compare_step(actions, origin, row, expected, before, hint):
+    """One step(): float32 leaves that require grad, of unchanged shapes; each .grad that was
+    there left as it was; values close to torch.optim.Adam's (``expected``, a ``twin.Expected``).
+    ``before``: the student's parameters before this step."""
+    done = prefix(actions, origin)
+    expected_values = expected.values
+    where = after_text("step", None, origin, actions[0][1])
+    for index, value in enumerate(expected_values):
+        shape, dtype = tuple(row["shapes"][index]), row["dtypes"][index]
+        if shape != tuple(value.shape) or dtype != "float32":
+            raise Diverged(f"{where.capitalize()}, p{index} has shape {shape} and dtype {dtype}; it "
+                           f"must keep shape {tuple(value.shape)} and dtype float32.", done, "leaf",
                            hint=LEAF_HINT)
-        if not (reported["leaf"][index] is True and reported["requires_grad"][index] is True):
-            raise Diverged(f"After `{last}`, p{index} is no longer a leaf tensor that requires grad.",
-                           actions, "leaf", hint=LEAF_HINT)
-    values = _split(reported["values"], shapes)
-    for index, (got, expected) in enumerate(zip(values, expected_values)):
-        if not close(got, expected):
-            raise Diverged(f"After the last of the steps shown below (`{last}`), p{index} does not "
-                           "match torch.optim.Adam.", actions, "params", expected=expected, got=got,
-                           hint=hint, observed=("params", values))
-
-
-def compare_grads(actions, reported, expected_grads, shapes, *, strict, hint):
-    """The gradients: None where torch has None (``strict``; else None and zeros are alike)."""
-    last = action_text(actions[-1])
-    values = _split(reported["values"], shapes)
-    missing = [flag is True for flag in reported["none"]]
-    if len(missing) != len(shapes):
-        raise TypeError("one None flag per parameter was expected")
-    observed = ("grads", [None if none else value for none, value in zip(missing, values)])
-    for index, (none, got, expected) in enumerate(zip(missing, values, expected_grads)):
-        if strict and none != (expected is None):
-            should = ("None" if expected is None else
-                      "a tensor of zeros" if not bool(expected.any()) else "a tensor")
-            raise Diverged(f"After `{last}`, p{index}.grad should be {should}, but it is "
-                           f"{'None' if none else 'a tensor'}.", actions, "grads",
-                           expected=expected, got=None if none else got, hint=hint,
-                           observed=observed)
-        exp_t = torch.zeros(shapes[index]) if expected is None else expected
-        if not close(got, exp_t):
-            raise Diverged(f"After `{last}`, p{index}.grad does not hold the expected values.",
-                           actions, "grads", expected=exp_t, got=got, hint=hint,
-                           observed=observed)
-
-
-def check_grads_kept(actions, changed, count):
-    """step() reads the gradients and leaves them as they were."""
-    if not isinstance(changed, list) or len(changed) != count:
-        raise TypeError("one flag per parameter was expected")
-    for index, flag in enumerate(changed):
-        if flag is not False:
-            raise Diverged(f"`{action_text(actions[-1])}` changed p{index}.grad: step() must read "
-                           "the gradients, not modify them.", actions, "grads_changed",
-                           hint=GRAD_CHANGED_HINT)
+        if not (row["leaf"][index] is True and row["requires_grad"][index] is True):
+            raise Diverged(f"{where.capitalize()}, p{index} is no longer a leaf tensor that requires "
+                           "grad.", done, "leaf", hint=LEAF_HINT)
+    for index, (had_none, changed) in enumerate(zip(row["none_before"], row["grads_changed"])):
+        if had_none is False and changed is not False:
+            raise Diverged(f"`opt.step()` changed p{index}.grad ({where}): step() must read the "
+                           "gradients, not modify them.", done, "grads_changed", hint=GRAD_CHANGED_HINT)
+    for index, (got, value, slack) in enumerate(zip(row["values"], expected_values, expected.slack)):
+        if not close(got, value, slack):
+            stuck = bool(torch.equal(got, before[index])) and not close(value, before[index], slack)
+            raise Diverged(f"At the end of the steps shown below ({where}), p{index} does not match "
+                           "torch.optim.Adam" + (": this step left it unchanged." if stuck else "."),
+                           done, "params", expected=value, got=got, hint=hint,
+                           observed=row["values"], stuck=stuck)
 
 
 def student_failure(exc, actions, hint, none_hint=NONE_GRAD_ERROR_HINT):
@@ -114,15 +150,3 @@ def student_failure(exc, actions, hint, none_hint=NONE_GRAD_ERROR_HINT):
     sentence = str(exc).strip()  # the driver's own, complete sentence
     return Diverged(sentence if sentence.endswith(".") else sentence + ".", actions, "contract",
                     hint=hint)
-
-
-def with_diagnosis(failure):
-    """``failure`` with the hint of the usual mistake its numbers match, if one does."""
-    hint = diagnose(failure.actions, failure.observed) if failure.observed is not None else None
-    if hint is None:
-        return failure
-    diagnosed = CheckFailed(failure.message, hint=hint, example=failure.example)
-    diagnosed.expected, diagnosed.got = failure.expected, failure.got
-    return diagnosed
-
-

@@ -59,6 +59,30 @@ ZERO_DIVISION_HINT = ("1 - beta1**t is 0 when t is 0: count the current update b
 IN_PLACE_LEAF_HINT = ("A parameter that requires grad cannot be changed in place while autograd "
                       "records: update it under `with torch.no_grad():` (or decorate step() with "
                       "@torch.no_grad()).")
+GROUPS_HINT = ("Your parameters match an Adam that uses the lr, betas, eps and weight_decay passed to "
+               "Adam(...) for every parameter group. The values a group's dict gives override them for "
+               "the parameters of that group; only the values it leaves out come from Adam(...).")
+LATE_HINT = ("Your parameters match an Adam that stops the bias correction after 10 updates. "
+             "1 - beta2**t is far from 1 for many more steps (0.01 at t = 10 with beta2 = 0.999): "
+             "divide by 1 - beta1**t and 1 - beta2**t at every step.")
+LONG_RUN_HINT = ("Your parameters match torch.optim.Adam for the first updates of a parameter, and drift "
+                 "away after about ten: check everything that depends on the step count t, which "
+                 "keeps growing, at every step.")
+LAYOUT_HINT = ("Your Adam is right when every parameter is contiguous, but not for a transposed or "
+               "strided parameter (such as a weight created with .t()). For such a tensor, "
+               "p.reshape(-1), p.flatten() and p.contiguous() return a copy, so updating them in place "
+               "leaves p unchanged: update p itself (p.addcdiv_(...), p.copy_(...)).")
+TINY_HINT = ("Your Adam goes wrong when the gradients are tiny (around 1e-7), which is where eps "
+             "decides the size of a step: the denominator is exactly sqrt(v_hat) + eps, with "
+             "v_hat = v / (1 - beta2**t).")
+STUCK_HINT = ("Your step() left the parameter exactly as it was, although its .grad was not None. "
+              "Every parameter that has a gradient takes a step, even when the gradient is zero or "
+              "tiny (the weight decay and the moving averages still move it): check that nothing "
+              "skips it, that step() still sees it (a generator is used up after one pass), and that "
+              "the update reaches p itself (in place, under torch.no_grad()).")
+SKIPPED_HINT = ("A parameter whose .grad is None when step() runs must be left exactly as it was: "
+                "skip it (`if p.grad is None: continue`) before touching its value, its moving "
+                "averages or its step count, and leave its .grad None.")
 FIRST_STEP_HINT = ("At the first step, m = (1 - beta1) * g and v = (1 - beta2) * g**2, the bias "
                    "correction divides them by 1 - beta1 and 1 - beta2, and the update is "
                    "lr * m_hat / (sqrt(v_hat) + eps): compare each line with this.")
@@ -77,6 +101,8 @@ MISTAKES = (
     ("decoupled_weight_decay", DECOUPLED_HINT),
     ("no_weight_decay", NO_DECAY_HINT),
     ("used_up_params", GENERATOR_HINT),
+    ("group_options_ignored", GROUPS_HINT),
+    ("late_no_correction", LATE_HINT),
 )
 # Two mistakes that the shortest failing runs cannot tell apart get one hint.
 AMBIGUOUS = {frozenset({"shared_step", "none_as_zero"}): MISSING_COUNTED_HINT}

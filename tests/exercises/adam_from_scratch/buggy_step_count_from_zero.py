@@ -5,26 +5,31 @@ import torch
 
 class Adam:
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        self.params = list(params)
-        self.lr, (self.b1, self.b2), self.eps, self.wd = lr, betas, eps, weight_decay
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+        groups = list(params)
+        if groups and not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        self.groups = [{**defaults, **g, "params": list(g["params"])} for g in groups]
         self.state = {}
 
     @torch.no_grad()
     def step(self):
-        for p in self.params:
-            if p.grad is None:
-                continue
-            g = p.grad + self.wd * p
-            st = self.state.setdefault(p, {"t": 0, "m": torch.zeros_like(p), "v": torch.zeros_like(p)})
-            st["m"].mul_(self.b1).add_(g, alpha=1 - self.b1)
-            st["v"].mul_(self.b2).addcmul_(g, g, value=1 - self.b2)
-            step_size = self.lr / (1 - self.b1 ** st["t"])
-            denom = (st["v"] / (1 - self.b2 ** st["t"])).sqrt() + self.eps
-            p.addcdiv_(st["m"], denom, value=-step_size)
-            st["t"] += 1
+        for group in self.groups:
+            (b1, b2), lr, eps, wd = group["betas"], group["lr"], group["eps"], group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad + wd * p
+                st = self.state.setdefault(p, {"t": 0, "m": torch.zeros_like(p), "v": torch.zeros_like(p)})
+                st["m"].mul_(b1).add_(g, alpha=1 - b1)
+                st["v"].mul_(b2).addcmul_(g, g, value=1 - b2)
+                step_size = lr / (1 - b1 ** st["t"])
+                denom = (st["v"] / (1 - b2 ** st["t"])).sqrt() + eps
+                p.addcdiv_(st["m"], denom, value=-step_size)
+                st["t"] += 1
 
     def zero_grad(self, set_to_none=True):
-        for p in self.params:
+        for p in (p for group in self.groups for p in group["params"]):
             if p.grad is not None:
                 if set_to_none:
                     p.grad = None

@@ -1,6 +1,6 @@
 # expect-lost:
-"""Correct: torch._foreach_* over the parameters that have a gradient, per-parameter step
-counts turned into per-parameter scalars."""
+"""Correct: torch._foreach_* over the parameters of a group that have a gradient, per-parameter
+step counts turned into per-parameter scalars."""
 import math
 
 import torch
@@ -8,18 +8,32 @@ import torch
 
 class Adam:
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        self.params = list(params)
-        self.lr, self.eps, self.weight_decay = lr, eps, weight_decay
-        self.beta1, self.beta2 = betas
+        params = list(params)
+        if params and not isinstance(params[0], dict):
+            params = [{"params": params}]
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
+        self.param_groups = []
+        for group in params:
+            group = dict(group)
+            group["params"] = list(group["params"])
+            for key, value in defaults.items():
+                group.setdefault(key, value)
+            self.param_groups.append(group)
         self.steps = {}
         self.exp_avgs = {}
         self.exp_avg_sqs = {}
 
     @torch.no_grad()
     def step(self):
-        params = [p for p in self.params if p.grad is not None]
+        for group in self.param_groups:
+            self._step_group(group)
+
+    def _step_group(self, group):
+        params = [p for p in group["params"] if p.grad is not None]
         if not params:
             return
+        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
         for p in params:
             if p not in self.steps:
                 self.steps[p] = 0
@@ -27,23 +41,23 @@ class Adam:
                 self.exp_avg_sqs[p] = torch.zeros_like(p)
             self.steps[p] += 1
         grads = [p.grad for p in params]
-        if self.weight_decay != 0:
-            grads = torch._foreach_add(grads, params, alpha=self.weight_decay)
+        if weight_decay != 0:
+            grads = torch._foreach_add(grads, params, alpha=weight_decay)
         exp_avgs = [self.exp_avgs[p] for p in params]
         exp_avg_sqs = [self.exp_avg_sqs[p] for p in params]
-        torch._foreach_mul_(exp_avgs, self.beta1)
-        torch._foreach_add_(exp_avgs, grads, alpha=1 - self.beta1)
-        torch._foreach_mul_(exp_avg_sqs, self.beta2)
-        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - self.beta2)
+        torch._foreach_mul_(exp_avgs, beta1)
+        torch._foreach_add_(exp_avgs, grads, alpha=1 - beta1)
+        torch._foreach_mul_(exp_avg_sqs, beta2)
+        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2)
         steps = [self.steps[p] for p in params]
-        step_sizes = [-self.lr / (1 - self.beta1 ** t) for t in steps]
+        step_sizes = [-lr / (1 - beta1 ** t) for t in steps]
         denoms = torch._foreach_sqrt(exp_avg_sqs)
-        torch._foreach_div_(denoms, [math.sqrt(1 - self.beta2 ** t) for t in steps])
-        torch._foreach_add_(denoms, self.eps)
+        torch._foreach_div_(denoms, [math.sqrt(1 - beta2 ** t) for t in steps])
+        torch._foreach_add_(denoms, eps)
         torch._foreach_addcdiv_(params, exp_avgs, denoms, step_sizes)
 
     def zero_grad(self, set_to_none=True):
-        with_grad = [p for p in self.params if p.grad is not None]
+        with_grad = [p for group in self.param_groups for p in group["params"] if p.grad is not None]
         if set_to_none:
             for p in with_grad:
                 p.grad = None

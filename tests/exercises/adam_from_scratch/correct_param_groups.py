@@ -1,6 +1,6 @@
 # expect-lost:
-"""Correct: torch-like structure, param_groups with defaults and a defaultdict state keyed by
-id(p); step count kept as a float32 tensor and updated in place, lerp_ for the first moment."""
+"""Correct: torch-like structure, param_groups filled by add_param_group with the defaults, a
+defaultdict state keyed by id(p); step count kept as a float32 tensor and updated in place, lerp_ for the first moment."""
 from collections import defaultdict
 
 import torch
@@ -10,8 +10,20 @@ class Adam:
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay)
         self.defaults = defaults
-        self.param_groups = [dict(defaults, params=list(params))]
+        params = list(params)
+        if params and not isinstance(params[0], dict):
+            params = [{"params": params}]
+        self.param_groups = []
+        for group in params:
+            self.add_param_group(group)
         self.state = defaultdict(dict)
+
+    def add_param_group(self, param_group):
+        group = dict(param_group)
+        group["params"] = list(group["params"])
+        for name, default in self.defaults.items():
+            group.setdefault(name, default)
+        self.param_groups.append(group)
 
     def step(self, closure=None):
         loss = None
