@@ -123,6 +123,22 @@ def model_from_spec(spec: dict[str, Any]) -> nn.Sequential:
     return model
 
 
+_FUNCTIONS = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}
+
+
+def functional_forward(layers: list[list[Any]], params: list[torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+    """What ``build_model(layers)`` computes with these parameters, without building modules
+    (``nn.Linear``'s own initialisation costs more than a whole small forward)."""
+    index = 0
+    for layer in layers:
+        if layer[0] == "linear":
+            x = torch.nn.functional.linear(x, params[index], params[index + 1])
+            index += 2
+        else:
+            x = _FUNCTIONS[layer[0]](x)
+    return x
+
+
 def parameter_shapes(layers: list[list[Any]]) -> list[tuple[int, ...]]:
     shapes: list[tuple[int, ...]] = []
     for layer in layers:

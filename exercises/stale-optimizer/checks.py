@@ -122,20 +122,7 @@ TWICE_NEW_LR = {"layers": TINY, "params": checkpoint(TINY, 8),
 
 
 # ----------------------------------------------------------------------------- references
-ACTIVATIONS = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}
-
-
-def forward(layers, params, x):
-    """What ``specs.build_model(layers)`` computes with these parameters, without building
-    modules (nn.Linear's own initialisation costs more than the whole forward)."""
-    index = 0
-    for layer in layers:
-        if layer[0] == "linear":
-            x = F.linear(x, params[index], params[index + 1])
-            index += 2
-        else:
-            x = ACTIVATIONS[layer[0]](x)
-    return x
+forward = specs.functional_forward
 
 
 def sgd_path(run, steps, *, start=None, lr=None, momentum=0.0):
