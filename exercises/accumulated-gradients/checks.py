@@ -9,7 +9,6 @@ model as the previous call left it, gradients included. So clearing the gradient
 the sum of several batches' gradients.
 """
 
-import functools
 import math
 
 import torch
@@ -49,16 +48,9 @@ def sessions(draw, calls=(1, 1, 1)):
         batches = first["batches"] if draw(st.booleans()) else draw(new_batches(*features))
         call = {"batches": batches, "epochs": draw(epoch_counts(len(batches)))}
         if draw(st.booleans()):
-            call["optimizer"] = draw(optimizer_configs(len(shapes)))
+            call["optimizer"] = draw(optimizers(groups_of=len(shapes)))
         run.append(call)
     return {**setup, "layout": draw(layouts()), "calls": run}
-
-
-@functools.lru_cache(maxsize=None)
-def optimizer_configs(n_params):
-    """``optimizers(groups_of=n_params)``, built once per parameter count (building it costs
-    milliseconds: hypothesis inspects the source of the composites it defines)."""
-    return optimizers(groups_of=n_params)
 
 
 @st.composite

@@ -8,7 +8,6 @@ any SGD or Adam configuration, with one or two parameter groups. The reference r
 session here with real torch.optim on contiguous copies of the parameters.
 """
 
-import functools
 import math
 
 import torch
@@ -60,15 +59,8 @@ def sessions(draw, calls=(1, 1, 1), leftovers=False, new_optimizers=False):
     if new_optimizers:
         for step in steps[1:]:
             if draw(st.integers(0, 3)) == 0:
-                step["optimizer"] = draw(optimizer_configs(len(shapes)))
+                step["optimizer"] = draw(optimizers(groups_of=len(shapes)))
     return {**setup, "layout": draw(layouts()), "steps": steps}
-
-
-@functools.lru_cache(maxsize=None)
-def optimizer_configs(n_params):
-    """``optimizers(groups_of=n_params)``, built once per parameter count (building it costs
-    milliseconds: hypothesis inspects the source of the composites it defines)."""
-    return optimizers(groups_of=n_params)
 
 
 @st.composite
