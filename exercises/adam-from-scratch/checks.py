@@ -210,11 +210,11 @@ def first_step_matches_torch_adam(sub, problem):
                    "hyperparameters, groups, layouts and tiny gradients.",
        hint=BIAS_HINT)
 def matches_torch_adam_over_many_steps(sub):
-    run_machine(ManyStepsMachine, sub, 10, explicit=explicit_runs())
-    run_machine(SkippingMachine, sub, 6, explicit=skipping_runs())
+    run_machine(ManyStepsMachine, sub, 7, explicit=explicit_runs())
+    run_machine(SkippingMachine, sub, 5, explicit=skipping_runs())
 
 
-@invariant(points=2, calls=("run_actions",), probe=probe_runs(SkipProbe, 8), examples=8,
+@invariant(points=2, calls=("run_actions",), probe=probe_runs(SkipProbe, 8), examples=5,
            explicit=[SKIP_EXPLICIT],
            description="On every step() of every run, a parameter whose .grad is None is left "
                        "exactly as it was (same values, .grad still None).",
@@ -236,7 +236,7 @@ def skips_parameters_without_grad(args, reply):
         before = row["values"]
 
 
-@invariant(points=1, calls=("run_actions",), probe=probe_runs(ZeroGradProbe, 10), examples=8,
+@invariant(points=1, calls=("run_actions",), probe=probe_runs(ZeroGradProbe, 10), examples=5,
            explicit=[ZERO_GRAD_EXPLICIT],
            description="On every zero_grad() of every run: zero_grad() and zero_grad(set_to_none=True) "
                        "set .grad to None; zero_grad(set_to_none=False) fills it with zeros; None "

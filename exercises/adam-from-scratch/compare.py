@@ -35,11 +35,12 @@ class Diverged(CheckFailed):
     """
 
     def __init__(self, message, actions, kind, *, expected=None, got=None, hint=None,
-                 observed=None, stuck=False):
+                 observed=None, stuck=False, param=None):
         super().__init__(message, expected=expected, got=got, hint=hint,
                          example={"steps": steps_text(actions)})
         self.actions, self.kind, self.observed = list(actions), kind, observed
-        self.stuck = stuck  # the student's step left the parameter as it was, torch's did not
+        self.param = param  # the index of the parameter that differs
+        self.stuck = stuck  # the student's step left it as it was, torch's did not
         self.essential = ()
 
 
@@ -130,7 +131,7 @@ def compare_step(actions, origin, row, expected, before, hint):
             raise Diverged(f"At the end of the steps shown below ({where}), p{index} does not match "
                            "torch.optim.Adam" + (": this step left it unchanged." if stuck else "."),
                            done, "params", expected=value, got=got, hint=hint,
-                           observed=row["values"], stuck=stuck)
+                           observed=row["values"], stuck=stuck, param=index)
 
 
 def student_failure(exc, actions, hint, none_hint=NONE_GRAD_ERROR_HINT):

@@ -73,10 +73,12 @@ def _options(source):
     return chosen
 
 
-def _create(student, tensors, hyper, groups):
+def _create(student, tensors, hyper, groups, iterable):
     if groups is None:
-        # A generator, like model.parameters(): it can be iterated only once.
-        return student.Adam((p for p in tensors), **_options(hyper))
+        # A generator, like model.parameters(): it can be iterated only once (or, to tell
+        # whether that is what goes wrong, a plain list).
+        given = list(tensors) if iterable == "list" else (p for p in tensors)
+        return student.Adam(given, **_options(hyper))
     return student.Adam([{"params": [tensors[int(i)] for i in group["params"]], **_options(group)}
                          for group in groups], **_options(hyper))
 
@@ -123,12 +125,13 @@ class _Recorder:
                 "zero_grads": {**self.zero_grads, "values": _stacked(self.zero_grads["values"], width)}}
 
 
-def run_actions(student, params, hyper, actions, groups=None, layouts=None, scale=1.0):
+def run_actions(student, params, hyper, actions, groups=None, layouts=None, scale=1.0,
+                iterable="generator"):
     """``Adam(<generator over params> or <groups>, **hyper)``, then ``actions``; see the module."""
     _progress["at"] = [0, 0]
     layouts = layouts or ["contiguous"] * len(params)
     tensors = [make_leaf(value, layout) for value, layout in zip(params, layouts)]
-    optimizer = _create(student, tensors, hyper, groups)
+    optimizer = _create(student, tensors, hyper, groups, iterable)
     recorder = _Recorder(tensors)
     for index, iteration, kind, argument in _unrolled(actions, len(tensors)):
         _progress["at"] = [index, iteration]

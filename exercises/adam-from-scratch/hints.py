@@ -87,7 +87,8 @@ FIRST_STEP_HINT = ("At the first step, m = (1 - beta1) * g and v = (1 - beta2) *
                    "correction divides them by 1 - beta1 and 1 - beta2, and the update is "
                    "lr * m_hat / (sqrt(v_hat) + eps): compare each line with this.")
 
-# Mistakes the diagnosis replays, in the order they are tried (first match wins).
+# Mistakes the diagnosis replays, in the order they are tried (first match wins). A used-up
+# generator is told apart by a run with a list instead (see trial.minimize).
 MISTAKES = (
     ("frozen_step", FROZEN_STEP_HINT),
     ("shared_step", SHARED_STEP_HINT),
@@ -100,7 +101,6 @@ MISTAKES = (
     ("eps_before_correction", EPS_EARLY_HINT),
     ("decoupled_weight_decay", DECOUPLED_HINT),
     ("no_weight_decay", NO_DECAY_HINT),
-    ("used_up_params", GENERATOR_HINT),
     ("group_options_ignored", GROUPS_HINT),
     ("late_no_correction", LATE_HINT),
 )

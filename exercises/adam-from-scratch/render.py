@@ -33,7 +33,8 @@ def reset_text(setup):
     else:
         names = ", ".join(f"p{i}" for i in range(len(setup["params"])))
         # iter(): the grader passes an iterator that can be used once, like model.parameters().
-        lines.append(f"opt = Adam(iter([{names}]){_options(setup['hyper'])})")
+        given = f"[{names}]" if setup.get("iterable") == "list" else f"iter([{names}])"
+        lines.append(f"opt = Adam({given}{_options(setup['hyper'])})")
     return "\n".join(lines)
 
 

@@ -164,7 +164,7 @@ def seeded_run(spec, setup_seed, action_seeds):
 
 
 # ----------------------------------------------------------------------------- the driver call
-SETUP_KEYS = ("groups", "layouts", "scale")
+SETUP_KEYS = ("groups", "layouts", "scale", "iterable")
 
 
 def call_args(actions):

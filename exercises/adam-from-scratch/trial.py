@@ -7,9 +7,9 @@ from grader.checks import CheckFailed
 from grader.sandbox.client import ContractViolation, StudentError
 
 from .compare import Diverged, Unreadable, compare_step, step_rows, student_failure, unreadable
-from .hints import GROUPS_HINT, LAYOUT_HINT, LONG_RUN_HINT, STUCK_HINT, TINY_HINT
+from .hints import GENERATOR_HINT, GROUPS_HINT, LAYOUT_HINT, LONG_RUN_HINT, STUCK_HINT, TINY_HINT
 from .runs import call_args
-from .twin import diagnose, replay
+from .twin import diagnose, prefix, replay
 
 MINIMIZE_CALLS = 40  # sandbox calls a failing run may spend on being cut down
 
@@ -43,9 +43,8 @@ def _reached(sub, actions):
             and 0 <= reached[0] < len(actions)):
         return list(actions)
     index, iteration = reached
-    if actions[index][0] == "loop" and 1 <= iteration <= actions[index][1]["count"]:
-        return list(actions[:index]) + [("loop", {**actions[index][1], "count": iteration})]
-    return list(actions[:index + 1])
+    in_loop = actions[index][0] == "loop" and 1 <= iteration <= actions[index][1]["count"]
+    return prefix(actions, (index, iteration if in_loop else 0))
 
 
 # ----------------------------------------------------------------------------- simplifications
@@ -174,6 +173,9 @@ class _Minimizer:
             self.attempt(_setup_with(self.failure.actions, groups=None), "groups")
         if self.failure.actions[0][1].get("layouts"):
             self.attempt(_setup_with(self.failure.actions, layouts=None), "layouts")
+        if self.failure.stuck and not self.failure.actions[0][1].get("groups"):
+            # A run that passes when Adam gets a list instead of a generator: it is used up.
+            self.attempt(_setup_with(self.failure.actions, iterable="list"), "generator")
         for index in reversed(range(len(self.failure.actions[0][1]["params"]))):
             if len(self.failure.actions[0][1]["params"]) > 1:
                 self.attempt(_without_param(self.failure.actions, index))
@@ -200,28 +202,33 @@ def minimize(sub, spec, failure):
     result = minimizer.failure
     setup = result.actions[0][1]
     present = {"scale": setup.get("scale") is not None, "groups": bool(setup.get("groups")),
-               "layouts": bool(setup.get("layouts")), "long": "long" in minimizer.essential}
-    result.essential = tuple(name for name in ("layouts", "scale", "groups", "long")
+               "layouts": bool(setup.get("layouts")), "long": True,
+               "generator": setup.get("iterable") != "list"}
+    result.essential = tuple(name for name in ("generator", "layouts", "scale", "groups", "long")
                              if name in minimizer.essential and present[name])
     return result
 
 
-ESSENTIAL_HINTS = {"layouts": LAYOUT_HINT, "scale": TINY_HINT, "groups": GROUPS_HINT,
-                   "long": LONG_RUN_HINT}
+ESSENTIAL_HINTS = {"generator": GENERATOR_HINT, "layouts": LAYOUT_HINT, "scale": TINY_HINT,
+                   "groups": GROUPS_HINT, "long": LONG_RUN_HINT}
 
 
 def _hint_for(failure):
-    """A run that passes once its parameters are contiguous is about layouts; a step that left a
-    parameter unchanged is about what skipped it (the usual mistakes that also leave it, such as
-    ignoring weight_decay, would be a guess); otherwise the usual mistake the numbers match, else
-    what the run cannot do without (tiny gradients, groups, a long run)."""
+    """A run that passes once Adam gets a list instead of a generator is about the used-up
+    generator, one that passes once its parameters are contiguous is about layouts; a step that
+    left a parameter unchanged is about what skipped it; otherwise the usual mistake the numbers
+    match, else what the run cannot do without (tiny gradients, groups, a long run)."""
     if failure.kind != "params":
         return None
-    setup = failure.actions[0][1]
-    if "layouts" in failure.essential or failure.stuck and setup.get("layouts"):
+    layouts = failure.actions[0][1].get("layouts") or ()
+    strided = failure.param is not None and failure.param < len(layouts) and (
+        layouts[failure.param] != "contiguous")
+    if "generator" in failure.essential:
+        return GENERATOR_HINT
+    if "layouts" in failure.essential or failure.stuck and strided:
         return LAYOUT_HINT
-    if failure.stuck:  # of the usual mistakes, only a used-up generator leaves it for sure
-        return diagnose(failure.actions, failure.observed, among={"used_up_params"}) or STUCK_HINT
+    if failure.stuck:  # the usual mistakes that also leave it (no weight decay ...) would be guesses
+        return STUCK_HINT
     hint = diagnose(failure.actions, failure.observed) if failure.observed is not None else None
     return hint or next((ESSENTIAL_HINTS[name] for name in failure.essential), None)
 

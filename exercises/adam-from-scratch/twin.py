@@ -90,15 +90,12 @@ class SimAdam:
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, bug=None):
         defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}
         params = list(params)
-        flat = not params or not isinstance(params[0], dict)
-        if flat:
+        if params and not isinstance(params[0], dict):
             params = [{"params": params}]
         if bug == "group_options_ignored":
             self.groups = [{**defaults, "params": list(g["params"])} for g in params]
         else:
             self.groups = [{**defaults, **adam_kwargs(g), "params": list(g["params"])} for g in params]
-        if bug == "used_up_params" and flat:  # the generator of model.parameters(), kept as given
-            self.groups[0]["params"] = iter(self.groups[0]["params"])
         self.bug = bug
         self.state = {}
         self.calls = 0
@@ -231,13 +228,11 @@ def close(got, expected, slack=0.0):
             and bool(torch.allclose(got.double(), expected.double(), rtol=RTOL, atol=ATOL + slack)))
 
 
-def diagnose(actions, observed, among=None):
-    """The hint of the usual mistake (of those named in ``among``, if given) whose replay ends
-    with the parameters ``observed`` (the student's after the last step of ``actions``), if any."""
+def diagnose(actions, observed):
+    """The hint of the usual mistake whose replay ends with the parameters ``observed`` (the
+    student's after the last step of ``actions``), if any."""
     matches = []
     for bug, _ in MISTAKES:
-        if among is not None and bug not in among:
-            continue
         def make(params, setup, bug=bug):
             groups, kwargs = optimizer_arguments(params, setup)
             return SimAdam(groups, **{**DEFAULTS, **kwargs}, bug=bug)

@@ -37,11 +37,15 @@ def _answer(pending):
         raise CheckFailed(f"{str(exc).rstrip('.')}.", hint=PARAMETERS_HINT) from None
 
 
+ORDINALS = ("first", "second", "third")
+
+
 def _which(index, args):
     """" in the second call of fit" when a reply holds several fits, else ""."""
     if len(args.get("fits", ())) < 2:
         return ""
-    return f" in the {('first', 'second', 'third')[index] if index < 3 else f'call {index + 1}'} call of fit"
+    ordinal = ORDINALS[index] if index < len(ORDINALS) else f"{index + 1}th"
+    return f" in the {ordinal} call of fit"
 
 
 @check(points=2, examples=10, problem=forward_problems(),
@@ -141,7 +145,7 @@ def _is_deprecation(warning):
             or "removed" in message)
 
 
-@invariant(points=1, calls=("run_classic",) + tuple(c for c in ALL_CALLS if c != "run_classic"),
+@invariant(points=1, calls=("run_classic", "run_parameters", "run_forward", "run_fit_types", "run_fit"),
            probe=st.just({**CLASSIC, "epochs": 3}), examples=1,
            description="Constructing the model, calling forward and fit raise no deprecation warning, "
                        "on every call.",
