@@ -238,14 +238,10 @@ def run_check(check: Check, sub: Any, examples: int | None = None,
             body({})
     except SandboxVerdict as exc:
         return _result(check, exc.verdict, exc.message, seen)
-    except _BudgetSpent:
-        seen.update(drawn=last_failure["drawn"], key=last_failure["key"])
-        result = _classify(check, last_failure["error"], seen)
-        result.minimal = False
-        if check.graph:
-            result.graph = _graph_for(sub, calls_of.get(seen["key"], []))
-        return result
     except BaseException as exc:  # noqa: BLE001 - classified below, anything else re-raised
+        if isinstance(exc, _BudgetSpent):  # report the last failure, which the budget stopped shrinking
+            seen.update(drawn=last_failure["drawn"], key=last_failure["key"])
+            exc = last_failure["error"]
         result = _classify(check, _unwrap(exc), seen)
         if not result.passed and result.counterexample is not None:
             result.minimal = not tracker.exhausted
