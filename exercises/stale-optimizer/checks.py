@@ -118,7 +118,7 @@ TWICE_THE_SAME = {"layers": TINY, "params": checkpoint(TINY, 6),
                   "runs": [{**batch(TINY, 7, 2), "lr": 0.1, "steps": 2}] * 2}
 TWICE_NEW_LR = {"layers": TINY, "params": checkpoint(TINY, 8),
                 "runs": [{**batch(TINY, 9, 2), "lr": 0.1, "steps": 2},
-                         {**batch(TINY, 9, 2), "lr": 0.3, "steps": 2}]}
+                         {**batch(TINY, 9, 2), "lr": 0.3, "steps": 11}]}  # > 10 steps too
 
 
 # ----------------------------------------------------------------------------- references

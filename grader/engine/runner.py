@@ -41,9 +41,35 @@ SHRINK_CALLS = 12  # sandbox calls a failing check may spend on shrinking its co
 
 
 def hypothesis_settings(examples: int) -> settings:
+    _ignore_local_constants()
     return settings(max_examples=examples, derandomize=True, database=None, deadline=None,
                     verbosity=Verbosity.quiet, phases=PHASES, report_multiple_bugs=False,
                     print_blob=False, suppress_health_check=list(HealthCheck))
+
+
+def _ignore_local_constants() -> None:
+    """Make hypothesis draw only from its own constants, never from the loaded modules'.
+
+    Hypothesis (6.13x+) mixes into its draws the int/float/str literals of every loaded
+    module outside site-packages: the grader package itself (installed editable), the
+    exercises' ``checks.py``, ``__main__``. The inputs a check sees would then depend on
+    which modules happen to be loaded (pytest, the CLI, a worker) and on any edit of the
+    grader's source, and the same submission could get a different score. Grading must
+    depend on the check alone. Idempotent; one process-wide switch, like hypothesis' own
+    module state, so concurrent grading threads all see the same pool.
+    """
+    from hypothesis.internal.conjecture import providers
+
+    if getattr(providers._get_local_constants, "_grader_pinned", False):
+        return
+    empty = providers.Constants()
+
+    def no_local_constants() -> providers.Constants:
+        return empty
+
+    no_local_constants._grader_pinned = True  # type: ignore[attr-defined]
+    providers._get_local_constants = no_local_constants
+    providers.CONSTANTS_CACHE.cache.clear()
 
 
 # ----------------------------------------------------------------------------- invariants

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+
 from hypothesis import strategies as st
 
 from grader.checks import Invariant, check, expect, invariant
@@ -147,3 +150,23 @@ def test_an_invariant_without_a_probe_only_watches_other_checks_calls():
     results = grade([watcher, echoes_large_numbers], sub)
     assert all(a for a in sub.calls)  # it never called run_echo without arguments
     assert not results["<lambda>"].passed
+
+
+@check(points=1, description="Echoes any number.", examples=300, x=st.integers(0, 10**6))
+def echoes_any_number(sub, x):
+    expect(sub.call("run_echo", x=x) == x, "Not an echo.")
+
+
+def test_drawn_examples_do_not_depend_on_the_literals_of_loaded_modules(tmp_path, monkeypatch):
+    """Hypothesis draws from literals it finds in loaded local modules; grading must not."""
+    before = FakeSub(lambda x: x)
+    run_check(echoes_any_number, before)
+    source = tmp_path / "literal_rich_module.py"
+    source.write_text("".join(f"C{i} = {n}\n" for i, n in enumerate(range(123457, 987654, 86419))))
+    spec = importlib.util.spec_from_file_location("literal_rich_module", source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setitem(sys.modules, "literal_rich_module", module)  # loaded while grading
+    after = FakeSub(lambda x: x)
+    run_check(echoes_any_number, after)
+    assert after.calls == before.calls
