@@ -37,6 +37,12 @@ class Config:
     ratelimit_enabled: bool = True
     secure_cookies: bool = False  # True behind HTTPS
     default_course: str = "demo"
+    base_url: str = ""  # GRADER_BASE_URL: the public https://host[/prefix] (LTI URLs, status links)
+    trust_proxy: bool = False  # honour X-Forwarded-* (only behind a proxy that sets them)
+    webhook_tolerance_seconds: int = 300  # a webhook's timestamp may be this far off
+    delivery_horizon_hours: float = 24.0  # how long a grade delivery is retried
+    delivery_timeout_seconds: float = 15.0  # per outbound HTTP request
+    lti_clock_skew_seconds: int = 60  # allowed between a platform's clock and ours
     unsafe_sandbox: bool = False
     testing: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)  # Flask settings passed through

@@ -1,8 +1,9 @@
 """The marginal cost of one more submission in a single ``grader grade`` call.
 
-A mixed set (half correct, half buggy variants of one exercise) is graded twice through the
-real command line, with ``n`` and with ``2n`` files; the difference divided by ``n`` is what
-one more submission costs once the grader is running, start-up excluded. The baseline is
+A mixed set (half correct, half buggy variants of one exercise) is graded through the real
+command line with ``n`` and with ``4n`` files, the two runs interleaved (the machine's speed
+drifts); the difference divided by ``3n`` is what one more submission costs once the grader
+is running, start-up excluded. (With ``2n`` the difference was within the noise of start-up.) The baseline is
 ``python -c "import torch"`` timed in the same run: the cheapest thing a grader that starts
 a fresh Python per submission (Otter, nbgrader) could ever pay.
 """
@@ -20,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from grader.engine.bank import Bank, Exercise
+
+LARGE = 4  # the large run grades LARGE times as many files as the small one
 
 
 def mixed_set(bank: Bank, exercise: Exercise, count: int) -> list[Path]:
@@ -54,16 +57,19 @@ def marginal_cost(bank: Bank, exercise: Exercise, jobs: int, files: int = 8,
         _timed_run([sys.executable, "-c", "import torch"], bank.root, env) for _ in range(3))
     with tempfile.TemporaryDirectory(prefix="grader-mixed-") as scratch:
         copies = []
-        for index, path in enumerate(mixed_set(bank, exercise, 2 * files)):
+        for index, path in enumerate(mixed_set(bank, exercise, LARGE * files)):
             copy = Path(scratch) / f"{index:03d}_{path.name}"
             shutil.copyfile(path, copy)
             copies.append(str(copy))
         base = [sys.executable, "-m", "grader"] + (["--unsafe-sandbox"] if unsafe else [])
         base += ["grade", "-e", exercise.slug, "-j", str(jobs), "--json"]
-        small = statistics.median(_timed_run(base + copies[:files], bank.root, env) for _ in range(repeat))
-        large = statistics.median(_timed_run(base + copies, bank.root, env) for _ in range(repeat))
-    marginal = max(large - small, 0.0) / files
-    return {"files": 2 * files, "jobs": jobs, "small_run_s": round(small, 3),
+        smalls, larges = [], []
+        for _ in range(repeat):
+            smalls.append(_timed_run(base + copies[:files], bank.root, env))
+            larges.append(_timed_run(base + copies, bank.root, env))
+        small, large = statistics.median(smalls), statistics.median(larges)
+    marginal = max(large - small, 0.0) / ((LARGE - 1) * files)
+    return {"files": LARGE * files, "jobs": jobs, "small_run_s": round(small, 3),
             "large_run_s": round(large, 3), "marginal_s": round(marginal, 4),
             "import_torch_s": round(import_torch, 3),
             "marginal_to_import_torch_ratio": round(marginal / import_torch, 3)}

@@ -91,10 +91,12 @@ def _load_user(user_id: str):  # noqa: ANN202
 
 
 def _register_blueprints(app: Flask) -> None:
-    from grader.web import auth, instructor, student
+    from grader.web import auth, deliveries, instructor, lti, student
     from grader.web.api import api
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(student.bp)
     app.register_blueprint(instructor.bp)
+    app.register_blueprint(deliveries.bp)
+    app.register_blueprint(lti.bp)
     app.register_blueprint(api)

@@ -65,4 +65,4 @@ def api_rate_key() -> str:
     return f"addr:{request.remote_addr}"
 
 
-from grader.web.api import exercises, openapi, submissions  # noqa: E402,F401 - the routes
+from grader.web.api import exercises, openapi, submissions, webhooks  # noqa: E402,F401 - the routes

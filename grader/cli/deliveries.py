@@ -1,0 +1,1 @@
+"""``grader deliveries [--failed]`` and ``grader deliveries replay ID``: the grade outbox."""

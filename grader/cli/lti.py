@@ -1,0 +1,1 @@
+"""``grader lti add-platform|list|rotate-key``: LTI 1.3 registrations and the tool's keys."""

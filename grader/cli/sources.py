@@ -1,0 +1,1 @@
+"""``grader sources add|rotate|list``: the platforms that send submissions by webhook."""
