@@ -56,6 +56,9 @@ def submit(session: Session, user: User, exercise_slug: str, filename: str, data
     run = GradingRun(submission_id=submission.id, priority=PRIORITY_INTERACTIVE, reason="submission")
     session.add(run)
     session.flush()
+    from grader.lms.lti.targets import attach_lti_targets  # here: the LMS layer imports the store
+
+    attach_lti_targets(session, submission)
     return Accepted(submission, run)
 
 

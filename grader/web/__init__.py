@@ -49,6 +49,12 @@ def create_app(config: Config, database: Database | None = None, bank: "Bank | N
     app.extensions["grader.bank"] = bank or _bank(config)
     _init_extensions(app)
     _register_blueprints(app)
+    if config.trust_proxy:
+        # Only behind a proxy that sets X-Forwarded-*: otherwise anyone could pick the host
+        # and scheme of the public URLs (the LTI launch and JWKS addresses among them).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1, x_prefix=1)
     if not app.testing:
         logging.getLogger("grader").setLevel(logging.INFO)
     return app
