@@ -1,4 +1,4 @@
-"""``grader serve``: the web server and N grading workers, started and supervised together.
+"""``grader serve``: the web server, N grading workers and the grade outbox, supervised together.
 
 The supervisor (this process) migrates the database, syncs the bank, seeds an empty
 instance, then runs one web process (waitress) and ``--workers`` worker processes, each
@@ -113,6 +113,8 @@ class Supervisor:
         self.children = [Child("web", base + ["_web", "--host", host, "--port", str(port),
                                               "--threads", str(threads)] + tail)]
         self.children += [Child(f"worker-{n}", base + ["_worker"] + tail) for n in range(1, workers + 1)]
+        if workers:  # grades are sent to platforms by the outbox, next to the workers that make them
+            self.children.append(Child("outbox", base + ["_outbox"] + tail))
         self.stopping = threading.Event()
         self.exit_code = 0
 
@@ -238,6 +240,27 @@ def worker_process(obj: Context, instance_path: str | None) -> None:
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         sandbox.close()
+        database.dispose()
+
+
+@main.command("_outbox", hidden=True)
+@INSTANCE_OPTION
+def outbox_process(instance_path: str | None) -> None:
+    """The grade outbox process (started by `grader serve`): sends grades to platforms.
+    No sandbox and no torch: it only reads the database and makes HTTP requests."""
+    from grader.lms.outbox import Outbox
+    from grader.store.db import Database
+
+    _die_with_parent()
+    config = load_config(instance_path)
+    _configure_logging(config, "outbox")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    database = Database(config.sqlalchemy_url)
+    try:
+        Outbox(config, database).run_forever(stop)
+    finally:
         database.dispose()
 
 

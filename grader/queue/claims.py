@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from grader.lms import outbox
 from grader.store.models import CheckRow, GradingRun, Regrade, RunStatus, utcnow
 
 DIED_MESSAGE = ("Grading was interrupted {attempts} times (the grading process was killed or "
@@ -111,6 +112,7 @@ def finish(session: Session, claim: Claim, result: dict[str, Any], exercise_hash
     regrade = session.scalar(select(Regrade).where(Regrade.run_id == run.id))
     if regrade is not None:
         regrade.new_score = run.score
+    outbox.enqueue_for_run(session, run, now)  # the grade's deliveries to platforms, in the same transaction
     return True
 
 

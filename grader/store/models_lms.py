@@ -228,6 +228,7 @@ class Delivery(Base):
     sent_timestamp: Mapped[Optional[str]] = mapped_column(String(40))  # AGS: the score's timestamp
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[Optional[dt.datetime]]
+    replayed_at: Mapped[Optional[dt.datetime]]  # an instructor sent it again: the retry horizon restarts here
 
     run: Mapped[GradingRun] = relationship()
     target: Mapped[ReplyTarget] = relationship()

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-12-01 17:06:20.047024
+Create Date: 2026-12-01 17:18:39.426870
 """
 from __future__ import annotations
 
@@ -154,6 +154,7 @@ def upgrade() -> None:
     sa.Column('sent_timestamp', sa.String(length=40), nullable=True),
     sa.Column('created_at', grader.store.models.UTCDateTime(), nullable=False),
     sa.Column('delivered_at', grader.store.models.UTCDateTime(), nullable=True),
+    sa.Column('replayed_at', grader.store.models.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['run_id'], ['grading_runs.id'], name=op.f('fk_deliveries_run_id_grading_runs')),
     sa.ForeignKeyConstraint(['target_id'], ['reply_targets.id'], name=op.f('fk_deliveries_target_id_reply_targets')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_deliveries')),
