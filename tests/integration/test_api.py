@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 
 import pytest
 from service_fixtures import add_user, login, make_token
@@ -218,7 +219,7 @@ def test_openapi_document_is_generated_from_every_api_route(app, client):
     assert response.status_code == 200
     document = response.get_json()
     assert document["openapi"].startswith("3.")
-    routes = {rule.rule.replace("<int:submission_id>", "{submission_id}")
+    routes = {re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
               for rule in app.url_map.iter_rules()
               if rule.endpoint.startswith("api.") and rule.endpoint != "api.openapi_document"}
     assert set(document["paths"]) == routes

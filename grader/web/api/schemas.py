@@ -10,6 +10,8 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, model_serializer
 from pydantic.json_schema import models_json_schema
 
+from grader.lms.inbound import WebhookPayload
+
 
 class SubmissionIn(BaseModel):
     """A submission sent as JSON (the other way is multipart: fields ``exercise`` and ``file``)."""
@@ -116,11 +118,21 @@ class Error(BaseModel):
     error: ErrorDetail
 
 
-MODELS = (SubmissionIn, Accepted, Check, SubmissionOut, ExerciseOut, ExerciseList, Health, ErrorDetail, Error)
+class WebhookAccepted(BaseModel):
+    """The answer to a webhook: the same for every delivery of one ``webhook-id``."""
+
+    submission_id: int
+    status_url: str = Field(description="GET it (Authorization: Bearer <token> of an instructor of the course) "
+                                        "for the status and the grade.")
+
+
+MODELS = (SubmissionIn, Accepted, Check, SubmissionOut, ExerciseOut, ExerciseList, Health, ErrorDetail, Error,
+          WebhookAccepted)
+REQUEST_MODELS = (SubmissionIn, WebhookPayload)  # documented as they are validated
 
 
 def component_schemas() -> dict[str, dict]:
-    _, top = models_json_schema([(m, "serialization") for m in MODELS if m is not SubmissionIn]
-                                + [(SubmissionIn, "validation")],
+    _, top = models_json_schema([(m, "serialization") for m in MODELS if m not in REQUEST_MODELS]
+                                + [(m, "validation") for m in REQUEST_MODELS],
                                 ref_template="#/components/schemas/{model}")
     return top.get("$defs", {})
