@@ -1,4 +1,5 @@
-"""``grader lti add-platform|list|rotate-key|urls``: LTI 1.3 registrations and the tool's keys.
+"""``grader lti add-platform|list|rotate-key|urls|score-policy``: LTI 1.3 registrations, the
+tool's keys, and which score a course sends.
 
 A registration is a database row read on every launch: one added while ``grader serve``
 runs works at once, without a restart.
@@ -17,7 +18,8 @@ PATHS = {"login": "/lti/login", "launch": "/lti/launch", "jwks": "/.well-known/j
 
 @main.group()
 def lti() -> None:
-    """LTI 1.3: register platforms (Canvas, Moodle, ...), rotate the tool's key, print URLs."""
+    """LTI 1.3: register platforms (Canvas, Moodle, ...), rotate the tool's key, print URLs,
+    choose which score a course sends."""
 
 
 @lti.command("add-platform")
@@ -94,3 +96,27 @@ def urls(instance_path: str | None, base_url: str | None) -> None:
     click.echo(f"Public JWKS URL:           {base}{PATHS['jwks']}")
     click.echo(f"Tool configuration JSON:   {base}{PATHS['config']}")
     click.echo("Custom parameter:          exercise=<exercise slug> (or pick it with Deep Linking)")
+
+
+@lti.command("score-policy")
+@INSTANCE_OPTION
+@click.option("--course", "course_id", required=True, metavar="ID", help="The course.")
+@click.argument("policy", required=False, type=click.Choice(["best", "latest"]))
+def score_policy(instance_path: str | None, course_id: str, policy: str | None) -> None:
+    """Which score the platform's gradebook gets: the student's best (default) or latest.
+
+    \b
+    Examples:
+      grader lti score-policy --course ml101           # print it
+      grader lti score-policy --course ml101 latest    # the latest graded submission counts
+    A change applies to the grades sent from then on.
+    """
+    from grader.cli.service import course_or_error
+
+    with instance_database(instance_path) as (_config, database):
+        with database.unit_of_work() as session:
+            course = course_or_error(session, course_id)
+            if policy is not None:
+                course.score_policy = policy
+            current = course.score_policy
+    click.echo(f"course {course_id}: the platform gets the {current} score")

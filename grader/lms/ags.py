@@ -2,7 +2,7 @@
 
 ``send`` reads what it needs in a short session, closes it, and only then talks HTTP (a
 platform that hangs must never hold a database transaction open). The score sent is not
-simply the run's: it is the course's policy (best or latest, ``LtiContext.score_policy``)
+simply the run's: it is the course's policy (best or latest, ``Course.score_policy``, ``grader lti score-policy``)
 over all of the user's graded submissions to the exercise *at send time*, so a delivery that
 is retried after a newer run was graded still leaves the platform with the right number.
 
@@ -33,8 +33,8 @@ from grader.lms.lti.token import LINEITEM_SCOPE, SCORE_SCOPE, Platform, TokenCac
 from grader.lms.outcome import Outcome, of_answer
 from grader.store import scores
 from grader.store.db import Database
-from grader.store.models import GradingRun, Submission
-from grader.store.models_lms import Delivery, LtiContext, LtiGradeLink, LtiPlatform, ReplyTarget, TargetKind
+from grader.store.models import Course, GradingRun, Submission
+from grader.store.models_lms import Delivery, LtiPlatform, ReplyTarget, TargetKind
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ def read_job(session: Session, delivery_id: int) -> ScoreJob:
     submission = session.get(Submission, run.submission_id) if run is not None else None
     if submission is None:
         raise NotSendable(f"delivery {delivery_id}: its grading run or submission is gone")
-    policy = score_policy(session, submission.user_id, submission.exercise_id)
+    policy = score_policy(session, submission)
     rows = scores.scored_submissions(session, user_id=submission.user_id, exercise_id=submission.exercise_id)
     chosen = choose_score(rows, policy)
     if chosen is None:  # only the delivery's own run can say (it was graded: that is why we exist)
@@ -153,11 +153,9 @@ def read_job(session: Session, delivery_id: int) -> ScoreJob:
                     chosen[0], chosen[1], previous_timestamp(session, target.url, target.subject))
 
 
-def score_policy(session: Session, user_id: int, exercise_id: int) -> str:
-    """The course's choice for this student's grade link; "best" when there is none."""
-    policy = session.scalar(select(LtiContext.score_policy)
-                            .join(LtiGradeLink, LtiGradeLink.context_id == LtiContext.id)
-                            .where(LtiGradeLink.user_id == user_id, LtiGradeLink.exercise_id == exercise_id))
+def score_policy(session: Session, submission: Submission) -> str:
+    """The choice of the submission's course (``Course.score_policy``): "best" unless it says "latest"."""
+    policy = session.scalar(select(Course.score_policy).where(Course.id == submission.course_id))
     return policy if policy in POLICIES else "best"
 
 

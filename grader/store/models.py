@@ -107,6 +107,8 @@ class Course(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # a short slug, e.g. "demo"
     title: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Which score a platform's gradebook gets (LTI AGS): the student's "best" or "latest".
+    score_policy: Mapped[str] = mapped_column(String(10), default="best", server_default="best")
 
     enrolments: Mapped[list["Enrolment"]] = relationship(back_populates="course")
     exercises: Mapped[list["CourseExercise"]] = relationship(back_populates="course",

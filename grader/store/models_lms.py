@@ -139,7 +139,6 @@ class LtiContext(Base):
     platform_id: Mapped[int] = mapped_column(ForeignKey("lti_platforms.id"))
     context_id: Mapped[str] = mapped_column(String(255))
     course_id: Mapped[str] = mapped_column(ForeignKey("courses.id"))
-    score_policy: Mapped[str] = mapped_column(String(10), default="best")  # or "latest": what AGS gets
 
     platform: Mapped[LtiPlatform] = relationship()
     course: Mapped[Course] = relationship()

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-12-01 17:18:39.426870
+Create Date: 2026-12-01 17:27:05.729933
 """
 from __future__ import annotations
 
@@ -104,7 +104,6 @@ def upgrade() -> None:
     sa.Column('platform_id', sa.Integer(), nullable=False),
     sa.Column('context_id', sa.String(length=255), nullable=False),
     sa.Column('course_id', sa.String(length=64), nullable=False),
-    sa.Column('score_policy', sa.String(length=10), nullable=False),
     sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_lti_contexts_course_id_courses')),
     sa.ForeignKeyConstraint(['platform_id'], ['lti_platforms.id'], name=op.f('fk_lti_contexts_platform_id_lti_platforms')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lti_contexts')),
@@ -182,9 +181,15 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lti_grade_links')),
     sa.UniqueConstraint('user_id', 'exercise_id', name=op.f('uq_lti_grade_links_user_id_exercise_id'))
     )
+    with op.batch_alter_table('courses', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('score_policy', sa.String(length=10), server_default='best', nullable=False))
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('courses', schema=None) as batch_op:
+        batch_op.drop_column('score_policy')
+
     op.drop_table('lti_grade_links')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deliveries_target_id'))

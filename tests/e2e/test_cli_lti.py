@@ -89,3 +89,32 @@ def test_platform_added_by_the_cli_works_on_an_app_that_was_already_running(tmp_
     after = client.get("/lti/login", query_string=query)
     assert after.status_code == 302 and after.headers["Location"].startswith(f"{ISSUER}/api/lti/authorize?")
     app.extensions["grader.db"].dispose()
+
+
+def test_score_policy_is_set_per_course_and_a_wrong_course_is_a_clear_error(tmp_path: Path):
+    from click.testing import CliRunner
+
+    from grader.cli import lti as _lti  # noqa: F401 - adds the command
+    from grader.cli.base import main
+    from grader.config import Config
+    from grader.store import accounts, migrate
+    from grader.store.db import Database
+    from grader.store.models import Course
+
+    instance = tmp_path / "instance"
+    config = Config.load(instance_path=str(instance)).ensure_instance()
+    database = Database(config.sqlalchemy_url)
+    migrate.upgrade(database.engine)
+    with database.unit_of_work() as session:
+        accounts.ensure_course(session, "ml101", "ML 101")
+    runner = CliRunner()
+    args = ["lti", "score-policy", "--instance", str(instance), "--course"]
+    assert "the best score" in runner.invoke(main, args + ["ml101"]).output
+    changed = runner.invoke(main, args + ["ml101", "latest"])
+    assert changed.exit_code == 0 and "the latest score" in changed.output
+    with database.reading() as session:
+        assert session.get(Course, "ml101").score_policy == "latest"
+    wrong = runner.invoke(main, args + ["nope", "best"])
+    assert wrong.exit_code == 1 and "nope" in wrong.output
+    assert runner.invoke(main, args + ["ml101", "worst"]).exit_code == 2
+    database.dispose()

@@ -22,7 +22,7 @@ from grader.lms.lti.keys import ToolKeys
 from grader.lms.lti.token import SCORE_SCOPE, TokenCache
 from grader.lms.outcome import Outcome
 from grader.store import accounts, catalog, submissions
-from grader.store.models import GradingRun, RunStatus, utcnow
+from grader.store.models import Course, GradingRun, RunStatus, utcnow
 from grader.store.models_lms import Delivery, LtiContext, LtiGradeLink, LtiPlatform, ReplyTarget, TargetKind
 
 SLUG = "manual-sgd-step"
@@ -59,7 +59,7 @@ def registered(db, platform):  # noqa: ANN001, ANN201
 
 def set_policy(db, registered, policy: str, email: str = "student@example.com") -> None:  # noqa: ANN001
     with db.unit_of_work() as session:
-        session.get(LtiContext, registered["context_id"]).score_policy = policy
+        session.get(Course, "demo").score_policy = policy
         user = accounts.user_by_email(session, email)
         session.add(LtiGradeLink(user_id=user.id, exercise_id=catalog.exercise_by_slug(session, SLUG).id,
                                  platform_id=registered["platform_id"], context_id=registered["context_id"],
