@@ -5,14 +5,14 @@ course answers 404 like one that does not exist, and so does the page for a stud
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
 from grader.lms import outbox
 from grader.store import gradebook
-from grader.store.models import Course, User
 from grader.web.context import database, db, instructor_required
+from grader.web.instructor import course_asked_for, not_found
 
 bp = Blueprint("deliveries", __name__, url_prefix="/instructor/deliveries")
 
@@ -20,28 +20,11 @@ STATUS_ORDER = {"failed": 0, "disabled": 1, "pending": 2, "delivered": 3}
 PAGE_LIMIT = 500
 
 
-def _not_found(message: str) -> None:
-    page = render_template("error.html", status=404, title=_("Not found"), message=message)
-    abort(make_response(page, 404))
-
-
-def _course(user: User) -> tuple[Course, list[Course]]:
-    """The course of ``?course=`` (default: the first one taught), and every course taught."""
-    courses = gradebook.taught_courses(db(), user)
-    wanted = request.args.get("course", "").strip()
-    for course in courses:
-        if course.id == wanted or not wanted:
-            return course, courses
-    if wanted:
-        _not_found(_("None of the courses you teach is called “%(course)s”.", course=wanted[:64]))
-    _not_found(_("You do not teach any course yet. Ask an administrator to enrol you in one as an instructor."))
-
-
 @bp.route("", endpoint="index")
 @login_required
 def index():  # noqa: ANN201
     user = instructor_required()
-    course, courses = _course(user)
+    course, courses = course_asked_for(user)
     failed_only = request.args.get("status") == "failed"
     rows = outbox.list_deliveries(db(), failed_only=failed_only, course_id=course.id, limit=PAGE_LIMIT)
     rows.sort(key=lambda d: STATUS_ORDER.get(d.status, 9))  # stable: newest first within a status
@@ -57,7 +40,7 @@ def replay(delivery_id: int):  # noqa: ANN201
     taught = {course.id for course in gradebook.taught_courses(db(), user)}
     course_id = outbox.course_of(db(), delivery_id)
     if course_id not in taught:
-        _not_found(_("There is no delivery %(id)d in the courses you teach.", id=delivery_id))
+        not_found(_("There is no delivery %(id)d in the courses you teach.", id=delivery_id))
     try:
         with database().unit_of_work() as session:
             outbox.replay(session, delivery_id)

@@ -35,12 +35,12 @@ MAX_NAME = 200  # users.display_name
 
 
 # ----------------------------------------------------------------------------- helpers
-def _not_found(message: str) -> None:
+def not_found(message: str) -> None:
     page = render_template("error.html", status=404, title=_("Not found"), message=message)
     abort(make_response(page, 404))
 
 
-def _course(user: User) -> tuple[Course, list[Course]]:
+def course_asked_for(user: User) -> tuple[Course, list[Course]]:
     """The course asked for in ``?course=`` (default: the first one taught) and all taught."""
     courses = gradebook.taught_courses(db(), user)
     wanted = request.args.get("course", "").strip()
@@ -48,9 +48,9 @@ def _course(user: User) -> tuple[Course, list[Course]]:
         for course in courses:
             if course.id == wanted:
                 return course, courses
-        _not_found(_("None of the courses you teach is called “%(course)s”.", course=wanted[:64]))
+        not_found(_("None of the courses you teach is called “%(course)s”.", course=wanted[:64]))
     if not courses:
-        _not_found(_("You do not teach any course yet. Ask an administrator to enrol you in one as an "
+        not_found(_("You do not teach any course yet. Ask an administrator to enrol you in one as an "
                      "instructor."))
     return courses[0], courses
 
@@ -58,7 +58,7 @@ def _course(user: User) -> tuple[Course, list[Course]]:
 def _exercise(course: Course, slug: str) -> Exercise:
     exercise = catalog.exercise_by_slug(db(), slug)
     if exercise is None or not catalog.in_course(db(), course.id, exercise):
-        _not_found(_("The course “%(course)s” has no exercise “%(slug)s”.", course=course.title,
+        not_found(_("The course “%(course)s” has no exercise “%(slug)s”.", course=course.title,
                      slug="".join(ch for ch in slug[:100] if ch.isprintable())))
     return exercise
 
@@ -66,7 +66,7 @@ def _exercise(course: Course, slug: str) -> Exercise:
 def _submission(session, user: User, submission_id: int) -> Submission:  # noqa: ANN001
     found = submissions.get_for(session, user, submission_id)
     if found is None or not submissions.can_teach(session, user, found.course_id):
-        _not_found(_("There is no submission %(id)d in the courses you teach.", id=submission_id))
+        not_found(_("There is no submission %(id)d in the courses you teach.", id=submission_id))
     return found
 
 
@@ -92,14 +92,14 @@ def _flash_regrade(report: regrades.RegradeReport) -> None:
 @login_required
 def show_gradebook():  # noqa: ANN201
     user = instructor_required()
-    course, courses = _course(user)
+    course, courses = course_asked_for(user)
     book = gradebook.build_gradebook(db(), course)
     columns = book.exercises
     only = request.args.get("exercise", "").strip()
     if only:
         columns = [exercise for exercise in book.exercises if exercise.slug == only]
         if not columns:
-            _not_found(_("The course “%(course)s” has no exercise “%(slug)s”.", course=course.title, slug=only[:100]))
+            not_found(_("The course “%(course)s” has no exercise “%(slug)s”.", course=course.title, slug=only[:100]))
     query = request.args.get("q", "").strip()[:200]
     sort = request.args.get("sort", "name")
     sort = sort if sort in book.sort_keys() else "name"
@@ -113,7 +113,7 @@ def show_gradebook():  # noqa: ANN201
 @login_required
 def gradebook_csv():  # noqa: ANN201
     user = instructor_required()
-    course, _courses = _course(user)
+    course, _courses = course_asked_for(user)
     text = gradebook.csv_text(gradebook.build_gradebook(db(), course))
     filename = "gradebook-" + re.sub(r"[^A-Za-z0-9_.-]", "_", course.id) + ".csv"
     return Response(text, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"',
@@ -172,7 +172,7 @@ def regrade_submission(submission_id: int):  # noqa: ANN201
 @login_required
 def exercise_list():  # noqa: ANN201
     user = instructor_required()
-    course, courses = _course(user)
+    course, courses = course_asked_for(user)
     summaries = gradebook.summarise_exercises(gradebook.build_gradebook(db(), course))
     return render_template("instructor/exercises.html", course=course, courses=courses, summaries=summaries)
 
@@ -181,7 +181,7 @@ def exercise_list():  # noqa: ANN201
 @login_required
 def exercise_analytics(slug: str):  # noqa: ANN201
     user = instructor_required()
-    course, courses = _course(user)
+    course, courses = course_asked_for(user)
     exercise = _exercise(course, slug)
     report = gradebook.exercise_report(db(), course.id, exercise)
     failing = [tally for tally in report.checks if tally.failed]
@@ -200,7 +200,7 @@ def exercise_analytics(slug: str):  # noqa: ANN201
 @login_required
 def regrade_exercise(slug: str):  # noqa: ANN201
     user = instructor_required()
-    course, _courses = _course(user)
+    course, _courses = course_asked_for(user)
     exercise = _exercise(course, slug)
     back = url_for(".exercise", slug=exercise.slug, course=course.id)
     reason = _reason()
@@ -244,7 +244,7 @@ def _uploaded_csv() -> tuple[str | None, str | None]:
 @login_required
 def roster():  # noqa: ANN201
     user = instructor_required()
-    course, courses = _course(user)
+    course, courses = course_asked_for(user)
     report, problem, pasted = None, None, ""
     if request.method == "POST":
         text, problem = _uploaded_csv()
