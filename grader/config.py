@@ -43,6 +43,10 @@ class Config:
     delivery_horizon_hours: float = 24.0  # how long a grade delivery is retried
     delivery_timeout_seconds: float = 15.0  # per outbound HTTP request
     lti_clock_skew_seconds: int = 60  # allowed between a platform's clock and ours
+    queue: str = "embedded"  # GRADER_QUEUE: "embedded" (the database, in-process workers) or "celery"
+    broker_url: str = ""  # GRADER_BROKER_URL: redis://127.0.0.1:6379/0 or amqp://guest:guest@127.0.0.1:5672//
+    sweep_seconds: float = 30.0  # celery: a run queued (or leased) this long without progress is published again
+    log_format: str = "text"  # "text" or "json" (one JSON object per line, with the submission id)
     unsafe_sandbox: bool = False
     testing: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)  # Flask settings passed through
