@@ -47,6 +47,7 @@ class Config:
     broker_url: str = ""  # GRADER_BROKER_URL: redis://127.0.0.1:6379/0 or amqp://guest:guest@127.0.0.1:5672//
     sweep_seconds: float = 30.0  # celery: a run queued (or leased) this long without progress is published again
     log_format: str = "text"  # "text" or "json" (one JSON object per line, with the submission id)
+    metrics_token: str = ""  # GRADER_METRICS_TOKEN: /metrics then needs "Authorization: Bearer <token>"; empty: loopback only
     unsafe_sandbox: bool = False
     testing: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)  # Flask settings passed through

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 def main() -> None:
     from grader.cli import (admin, deliveries, engine, export, lti, serve, service, sources,  # noqa: F401
-                            submit)  # - they add the commands
+                            submit, worker)  # - they add the commands
     from grader.cli.base import main as group
 
     group()

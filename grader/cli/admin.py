@@ -251,10 +251,23 @@ def regrade(obj: Context, instance_path: str | None, slug: str | None, email: st
             _check_selector(session, selector)
             report = regrades.request_regrade(session, regrades.select_submissions(session, **selector),
                                               None, reason)
+        _publish_regrades(config, report.queued)
         click.echo(f"queued {len(report.queued)} regrade(s); skipped {len(report.skipped)} "
                    "(already queued or running)")
         if wait:
             _wait_for(database, report.queued)
+
+
+def _publish_regrades(config, run_ids: list[int]) -> None:  # noqa: ANN001
+    """GRADER_QUEUE=celery: tell the workers, after the commit (a failure is the sweeper's)."""
+    from grader.queue.publish import CeleryPublisher, publisher_for
+
+    publisher = publisher_for(config)
+    if isinstance(publisher, CeleryPublisher):
+        try:
+            publisher.publish_runs(run_ids, regrade=True)
+        finally:
+            publisher.close()
 
 
 def _sync(session: "Session", bank: "Bank") -> None:

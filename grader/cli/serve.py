@@ -52,7 +52,11 @@ def serve(obj: Context, host: str, port: int, workers: int | None, threads: int,
       GRADER_DATABASE_URL=postgresql+psycopg://user@db/grader grader serve
     """
     config = load_config(instance_path, unsafe_sandbox=obj.unsafe or None)
-    count = config.worker_count if workers is None else workers
+    celery = config.queue == "celery"
+    if celery and not config.broker_url:
+        raise click.ClickException("GRADER_QUEUE=celery needs GRADER_BROKER_URL (redis://... or amqp://...)")
+    # celery: grading (and grade passback) is done by `grader worker` processes
+    count = 0 if celery else config.worker_count if workers is None else workers
     _configure_logging(config, "serve")
     accounts = prepare_instance(obj, config)
     if accounts:
@@ -62,7 +66,9 @@ def serve(obj: Context, host: str, port: int, workers: int | None, threads: int,
             click.echo(f"  {account.role:<10} {account.email:<26} password: {account.password}")
         click.echo("  These passwords are shown only now. Change them with `grader users add` or keep them safe.")
     supervisor = Supervisor(_base_args(obj), str(config.instance_path), host, port, threads, count)
-    click.echo(f"torch-grader on http://{host}:{port}/  ({count} grading worker(s), instance "
+    grading = (f"queue celery: web only, grading by `grader worker` via {_safe_broker(config.broker_url)}"
+               if celery else f"{count} grading worker(s)")
+    click.echo(f"torch-grader on http://{host}:{port}/  ({grading}, instance "
                f"{config.instance_path.resolve()}, log {config.log_dir.resolve() / 'grader.log'})")
     click.echo("Press Ctrl-C to stop.")
     code = supervisor.run()
@@ -70,6 +76,12 @@ def serve(obj: Context, host: str, port: int, workers: int | None, threads: int,
         raise click.ClickException("a grading worker could not start its sandbox: run `grader doctor`; "
                                    "see the log for details")
     sys.exit(code)
+
+
+def _safe_broker(url: str) -> str:
+    from kombu.utils.url import maybe_sanitize_url
+
+    return maybe_sanitize_url(url)
 
 
 def prepare_instance(obj: Context, config) -> list:  # noqa: ANN001
@@ -265,9 +277,10 @@ def outbox_process(instance_path: str | None) -> None:
 
 
 def _configure_logging(config, role: str) -> None:  # noqa: ANN001
-    handler = logging.FileHandler(config.log_dir / "grader.log", encoding="utf-8")
-    handler.setFormatter(logging.Formatter(f"%(asctime)s {role}[%(process)d] %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("grader")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    root.propagate = False
+    """Text lines by default; one JSON object per line with ``log_format = "json"``."""
+    from grader.ops import logs
+
+    try:
+        logs.configure(config, role)
+    except ValueError as exc:  # a bad log_format: said once, by the supervisor, before any child starts
+        raise click.ClickException(str(exc)) from None

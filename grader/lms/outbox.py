@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from grader.lms.outcome import Outcome
+from grader.ops.logcontext import log_context
 from grader.store.models import GradingRun, Submission, utcnow
 from grader.store.models_lms import Delivery, DeliveryStatus, DisabledDestination, ReplyTarget, TargetKind
 
@@ -277,14 +278,15 @@ class Outbox:
 
     def attempt(self, delivery_id: int) -> Outcome:
         """Send one claimed delivery and record the outcome."""
-        outcome = send_one(self.database, self.config, delivery_id)
-        with self.database.unit_of_work() as session:
-            record(session, delivery_id, self.owner, outcome, self.clock(),
-                   horizon_hours=self.config.delivery_horizon_hours, backoff=self.backoff)
-        if outcome.delivered:
-            log.info("delivery %d delivered (HTTP %s)", delivery_id, outcome.status)
-        else:
-            log.warning("delivery %d: %s", delivery_id, outcome.error)
+        with log_context(delivery_id=delivery_id):  # on every line of this attempt, in this thread
+            outcome = send_one(self.database, self.config, delivery_id)
+            with self.database.unit_of_work() as session:
+                record(session, delivery_id, self.owner, outcome, self.clock(),
+                       horizon_hours=self.config.delivery_horizon_hours, backoff=self.backoff)
+            if outcome.delivered:
+                log.info("delivery %d delivered (HTTP %s)", delivery_id, outcome.status)
+            else:
+                log.warning("delivery %d: %s", delivery_id, outcome.error)
         return outcome
 
     def run_once(self) -> int:

@@ -67,14 +67,42 @@ def claim_next(session: Session, owner: str, lease_seconds: float, max_attempts:
     return Claim(run_id=row.id, submission_id=row.submission_id, attempts=row.attempts, owner=owner)
 
 
-def _fail_exhausted(session: Session, max_attempts: int, now: dt.datetime) -> None:
+def claim_run(session: Session, run_id: int, owner: str, lease_seconds: float, max_attempts: int,
+              now: dt.datetime | None = None) -> Claim | None:
+    """Claim the run ``run_id`` (the Celery path: a message names the run). Only a run that
+    is queued, or running with an expired lease, and has attempts left is claimed; None
+    otherwise, so a duplicated or redelivered message for a run that is graded or still
+    leased grades nothing. One conditional UPDATE: two workers holding the same message
+    cannot both win (PostgreSQL row lock, SQLite writer lock)."""
+    now = now or utcnow()
+    _fail_exhausted(session, max_attempts, now, run_id=run_id)
+    row = session.execute(
+        update(GradingRun)
+        .where(GradingRun.id == run_id, GradingRun.attempts < max_attempts,
+               or_(GradingRun.status == RunStatus.QUEUED.value,
+                   and_(GradingRun.status == RunStatus.RUNNING.value, GradingRun.lease_expires_at < now)))
+        .values(status=RunStatus.RUNNING.value, lease_owner=owner,
+                lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
+                attempts=GradingRun.attempts + 1, started_at=now)
+        .returning(GradingRun.id, GradingRun.submission_id, GradingRun.attempts)
+        .execution_options(synchronize_session=False)).first()
+    if row is None:
+        return None
+    return Claim(run_id=row.id, submission_id=row.submission_id, attempts=row.attempts, owner=owner)
+
+
+def _fail_exhausted(session: Session, max_attempts: int, now: dt.datetime, run_id: int | None = None) -> None:
     """Runs with no attempt left end ``failed``, never silently: those whose lease expired
     after their last attempt, and those given back with an error that wait in the queue with
-    no attempt left (``max_attempts`` was lowered since), which no claim would ever take."""
-    for run in session.scalars(select(GradingRun).where(
-            or_(and_(GradingRun.status == RunStatus.RUNNING.value, GradingRun.lease_expires_at < now),
-                GradingRun.status == RunStatus.QUEUED.value),
-            GradingRun.attempts >= max_attempts).with_for_update(skip_locked=True)):
+    no attempt left (``max_attempts`` was lowered since), which no claim would ever take.
+    ``run_id``: look at that run only."""
+    exhausted = select(GradingRun).where(
+        or_(and_(GradingRun.status == RunStatus.RUNNING.value, GradingRun.lease_expires_at < now),
+            GradingRun.status == RunStatus.QUEUED.value),
+        GradingRun.attempts >= max_attempts)
+    if run_id is not None:
+        exhausted = exhausted.where(GradingRun.id == run_id)
+    for run in session.scalars(exhausted.with_for_update(skip_locked=True)):
         if run.status == RunStatus.QUEUED.value and run.error:
             run.error = FAILED_MESSAGE.format(attempts=run.attempts, error=run.error)
         else:

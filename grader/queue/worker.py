@@ -3,10 +3,12 @@
 One worker process owns one :class:`~grader.sandbox.client.Sandbox` for its whole life; the
 student's code only ever runs in that sandbox's children. While a run is being graded a
 thread renews its lease, so that only a dead worker's runs are claimed again.
+:class:`RunGrader` is the grading half, shared with the Celery task (``grader.queue.tasks``).
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from importlib.metadata import PackageNotFoundError, version
@@ -17,6 +19,7 @@ from grader.engine.bank import Bank, BankError
 from grader.engine.grading import grade_submission
 from grader.engine.results import GradeResult
 from grader.engine.source import SubmissionError, parse_submission
+from grader.ops.logcontext import log_context
 from grader.queue import claims
 from grader.queue.doorbell import PollingDoorbell
 from grader.sandbox.client import Sandbox
@@ -37,34 +40,33 @@ def engine_version() -> str:
     return f"{own}+torch{torch.__version__.split('+')[0]}"
 
 
-class Worker:
+class RunGrader:
+    """What grades a claimed run, shared by both queue back ends: the embedded
+    :class:`Worker` (which claims with ``claim_next``) and the Celery task (``claim_run``).
+    Owns the exercise cache; the sandbox belongs to the process that built it."""
+
     def __init__(self, config: Config, db: Database, bank: Bank, sandbox: Sandbox,
-                 doorbell: PollingDoorbell | None = None, owner: str | None = None,
                  on_graded: Callable[[int], None] = lambda run_id: None):
         self.config, self.db, self.bank, self.sandbox = config, db, bank, sandbox
-        self.doorbell = doorbell or PollingDoorbell(config.poll_seconds)
-        self.owner = owner or claims.new_owner()
         self.on_graded = on_graded
         self._exercises: dict[str, tuple] = {}
-        self._version = engine_version()
+        self._version: str | None = None
 
-    def run_forever(self, stop: threading.Event) -> None:
-        log.info("worker %s ready", self.owner)
-        while not stop.is_set():
-            try:
-                busy = self.run_once()
-            except Exception:  # the database went away (or the like): wait, then try again
-                log.exception("worker %s could not claim or store a run; trying again", self.owner)
-                busy = False
-            if not busy:
-                self.doorbell.wait(stop)
+    @property
+    def version(self) -> str:
+        if self._version is None:
+            self._version = engine_version()
+        return self._version
 
-    def run_once(self) -> bool:
-        """Claim and grade one run. False when the queue was empty."""
-        with self.db.unit_of_work() as session:
-            claim = claims.claim_next(session, self.owner, self.config.lease_seconds, self.config.max_attempts)
-        if claim is None:
-            return False
+    def grade_claim(self, claim: claims.Claim) -> bool:
+        """Grade a run this process holds the lease of, renewing the lease meanwhile, and
+        store the grade (or give the run back when grading raised). True if a grade was
+        stored. KeyboardInterrupt/SystemExit give the run back without counting the attempt
+        and propagate. Every line logged meanwhile carries the run's ids."""
+        with log_context(submission_id=claim.submission_id, run_id=claim.run_id):
+            return self._grade_claim(claim)
+
+    def _grade_claim(self, claim: claims.Claim) -> bool:
         extra = {"submission_id": claim.submission_id, "run_id": claim.run_id}
         log.info("grading run %s (attempt %s)", claim.run_id, claim.attempts, extra=extra)
         renewer = _LeaseRenewer(self.db, claim, self.config.lease_seconds)
@@ -80,10 +82,10 @@ class Worker:
                 claims.give_back(session, claim, error, self.config.max_attempts)
             if error is None:
                 raise
-            return True
+            return False
         renewer.stop()
         with self.db.unit_of_work() as session:
-            stored = claims.finish(session, claim, result, digest, self._version)
+            stored = claims.finish(session, claim, result, digest, self.version)
         if stored:
             log.info("run %s graded: %s/%s in %.2f s", claim.run_id, result["score"], result["max_score"],
                      result.get("seconds", 0.0), extra=extra)
@@ -91,7 +93,7 @@ class Worker:
         else:
             log.warning("run %s: lease lost before the grade was stored; another worker grades it",
                         claim.run_id, extra=extra)
-        return True
+        return stored
 
     def _grade(self, claim: claims.Claim) -> tuple[dict, str]:
         with self.db.reading() as session:
@@ -119,13 +121,49 @@ class Worker:
         return self._exercises[slug]
 
 
+class Worker:
+    """The embedded queue's worker: polls the table with ``claim_next``."""
+
+    def __init__(self, config: Config, db: Database, bank: Bank, sandbox: Sandbox,
+                 doorbell: PollingDoorbell | None = None, owner: str | None = None,
+                 on_graded: Callable[[int], None] = lambda run_id: None):
+        self.config, self.db, self.bank, self.sandbox = config, db, bank, sandbox
+        self.doorbell = doorbell or PollingDoorbell(config.poll_seconds)
+        self.owner = owner or claims.new_owner()
+        self.grader = RunGrader(config, db, bank, sandbox, on_graded)
+
+    def run_forever(self, stop: threading.Event) -> None:
+        log.info("worker %s ready", self.owner)
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:  # the database went away (or the like): wait, then try again
+                log.exception("worker %s could not claim or store a run; trying again", self.owner)
+                busy = False
+            if not busy:
+                self.doorbell.wait(stop)
+
+    def run_once(self) -> bool:
+        """Claim and grade one run. False when the queue was empty."""
+        with self.db.unit_of_work() as session:
+            claim = claims.claim_next(session, self.owner, self.config.lease_seconds, self.config.max_attempts)
+        if claim is None:
+            return False
+        self.grader.grade_claim(claim)
+        return True
+
+
 class _LeaseRenewer(threading.Thread):
     def __init__(self, db: Database, claim: claims.Claim, lease_seconds: float):
         super().__init__(name=f"lease-{claim.run_id}", daemon=True)
         self.db, self.claim, self.lease_seconds = db, claim, lease_seconds
         self._stopped = threading.Event()
+        self._context = contextvars.copy_context()  # a thread starts without the log context
 
     def run(self) -> None:
+        self._context.run(self._renew)
+
+    def _renew(self) -> None:
         interval = max(0.2, self.lease_seconds / 3)
         while not self._stopped.wait(interval):
             try:

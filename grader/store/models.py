@@ -201,6 +201,9 @@ class GradingRun(Base):
     lease_owner: Mapped[Optional[str]] = mapped_column(String(200))
     lease_expires_at: Mapped[Optional[dt.datetime]]
     queued_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # GRADER_QUEUE=celery: when the sweeper last sent its message again (None: only the
+    # publish after the commit, if any); see ``grader.queue.sweeper``.
+    published_at: Mapped[Optional[dt.datetime]]
     started_at: Mapped[Optional[dt.datetime]]
     finished_at: Mapped[Optional[dt.datetime]]
     grading_seconds: Mapped[Optional[float]] = mapped_column(Float)

@@ -97,7 +97,7 @@ def _load_user(user_id: str):  # noqa: ANN202
 
 
 def _register_blueprints(app: Flask) -> None:
-    from grader.web import auth, deliveries, instructor, lti, student
+    from grader.web import auth, deliveries, instructor, lti, ops, student
     from grader.web.api import api
 
     app.register_blueprint(auth.bp)
@@ -106,3 +106,4 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(deliveries.bp)
     app.register_blueprint(lti.bp)
     app.register_blueprint(api)
+    app.register_blueprint(ops.bp)  # /healthz, /readyz, /metrics

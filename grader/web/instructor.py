@@ -14,14 +14,15 @@ import json
 import logging
 import re
 
-from flask import (Blueprint, Response, abort, flash, make_response, redirect, render_template, request,
-                   url_for)
+from flask import (Blueprint, Response, abort, current_app, flash, make_response, redirect, render_template,
+                   request, url_for)
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import login_required
 from sqlalchemy.exc import DBAPIError
 
 from grader.engine.source import SubmissionError, parse_submission
+from grader.queue import publish
 from grader.store import accounts, catalog, gradebook, regrades, submissions
 from grader.store.models import Course, Exercise, Submission, User
 from grader.web import charts
@@ -163,6 +164,7 @@ def regrade_submission(submission_id: int):  # noqa: ANN201
             flash(_("Say why you regrade: the reason is kept in the submission's history."), "error")
             return redirect(url_for(".submission", submission_id=submission_id), 303)
         report = regrades.request_regrade(session, [found], me, reason)
+    publish.for_app(current_app).publish_runs(report.queued, regrade=True)  # after the commit
     _flash_regrade(report)
     return redirect(url_for(".submission", submission_id=submission_id), 303)
 
@@ -210,6 +212,7 @@ def regrade_exercise(slug: str):  # noqa: ANN201
     with database().unit_of_work() as session:
         chosen = regrades.select_submissions(session, exercise=exercise.slug, course=course.id)
         report = regrades.request_regrade(session, chosen, session.get(User, user.id), reason)
+    publish.for_app(current_app).publish_runs(report.queued, regrade=True)  # after the commit
     _flash_regrade(report)
     return redirect(back, 303)
 

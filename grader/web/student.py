@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 from flask_login import login_required
 
 from grader.engine.bank import Bank, BankError
+from grader.queue import publish
 from grader.store import accounts, catalog, scores, submissions
 from grader.store.models import Exercise
 from grader.web.context import config, database, db, user_row
@@ -85,11 +86,12 @@ def submit(slug: str):  # noqa: ANN201
         with database().unit_of_work() as session:
             accepted = submissions.submit(session, user_row(session), row.slug, filename, data,
                                           config().max_upload_bytes, origin="web")
-            submission_id = accepted.submission.id
+            submission_id, run_id = accepted.submission.id, accepted.run.id
             position = submissions.queue_position(session, accepted.run)
     except submissions.SubmissionRejected as exc:
         flash(exc.message, "error")
         return redirect(url_for(".exercise", slug=slug), 303)
+    publish.for_app(current_app).publish_runs([run_id])  # after the commit: a worker must find the run
     if position is not None and position > config().queue_limit:
         flash(_("Many submissions are waiting: grading is delayed. Yours is number %(n)d in the queue; "
                 "it is saved and will be graded.", n=position), "warning")

@@ -41,7 +41,7 @@ def test_upgrade_from_an_empty_database_creates_every_model_table(engine):
 
     assert MODEL_TABLES <= tables(engine)
     assert tables(engine) - MODEL_TABLES == {"alembic_version"}
-    assert migrate.current(engine) == migrate.head() == "0002"
+    assert migrate.current(engine) == migrate.head() == "0003"
     assert migrate.is_current(engine)
 
 

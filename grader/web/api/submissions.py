@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
-from flask import request, url_for
+from flask import current_app, request, url_for
 from flask_babel import gettext as _
 from pydantic import ValidationError
 
 from grader.engine.results import GradeResult
+from grader.queue import publish
 from grader.store import submissions
 from grader.store.models import RunStatus, Submission, User
 from grader.web.api import ApiError, api, api_rate_key, api_user
@@ -68,6 +69,7 @@ def create_submission():  # noqa: ANN201
                             queue_position=position, delayed=bool(position and position > config().queue_limit))
     except submissions.SubmissionRejected as exc:
         raise ApiError(exc.status, exc.message, exc.code, exc.field) from None
+    publish.for_app(current_app).publish_runs([accepted.run.id])  # after the commit: a worker must find the run
     return body.model_dump(mode="json"), 202, {"Location": body.url}
 
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 
-from flask import request, url_for
+from flask import current_app, request, url_for
 from flask_babel import gettext as _
 from pydantic import ValidationError
 
 from grader.lms import inbound, sources
+from grader.queue import publish
 from grader.store.submissions import SubmissionRejected
 from grader.web.api import ApiError, api
 from grader.web.api.schemas import WebhookAccepted
@@ -89,6 +90,8 @@ def receive_webhook(source: str):  # noqa: ANN201
         received = inbound.receive_once(database(), found, message_id, payload, settings.max_upload_bytes)
     except SubmissionRejected as exc:
         raise ApiError(exc.status, exc.message, exc.code, exc.field) from None
+    if received.created:  # after the commit: a worker must find the run
+        publish.publish_queued_of(publish.for_app(current_app), database(), received.submission.id)
     status_url = _external_url("api.get_submission", submission_id=received.submission.id)
     answer = WebhookAccepted(submission_id=received.submission.id, status_url=status_url)
     return answer.model_dump(mode="json"), 202, {"Location": status_url}

@@ -1,0 +1,207 @@
+"""The Celery tasks: ``grade_run(run_id)`` and ``send_delivery(delivery_id)``.
+
+A message only names a row; the task claims that row in the database with the same lease
+code as the embedded queue (``claims.claim_run``), so a duplicated or redelivered message
+finds the run graded or leased and does nothing. Each pool process owns one database handle
+and one warm sandbox (one fork server) for its whole life: built on ``worker_process_init``,
+closed on ``worker_process_shutdown``. ``attach_pool`` wires that up; only ``grader worker``
+calls it, so the web process that merely publishes never builds a sandbox.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import socket
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from sqlalchemy import or_, select, update
+
+from grader.queue import celery_app as names
+from grader.queue import claims
+
+if TYPE_CHECKING:
+    from celery import Celery
+
+    from grader.config import Config
+    from grader.engine.bank import Bank
+    from grader.queue.publish import CeleryPublisher
+    from grader.queue.worker import RunGrader
+    from grader.sandbox.client import Sandbox
+    from grader.store.db import Database
+
+log = logging.getLogger("grader.tasks")
+
+
+@dataclass
+class PoolProcess:
+    """What one pool process owns for its lifetime."""
+
+    database: "Database"
+    sandbox: "Sandbox | None"
+    grader: "RunGrader"
+    owner: str
+    publisher: "CeleryPublisher"
+
+
+# ----------------------------------------------------------------------------- service functions
+def grade_one(state: PoolProcess, config: "Config", run_id: int) -> str:
+    """Claim run ``run_id`` and grade it; what came of it ("graded", "given back", "skipped")."""
+    with state.database.unit_of_work() as session:
+        claim = claims.claim_run(session, run_id, state.owner, config.lease_seconds, config.max_attempts)
+        if claim is None and _expire_if_holder_dead(session, run_id):
+            claim = claims.claim_run(session, run_id, state.owner, config.lease_seconds, config.max_attempts)
+    if claim is None:
+        log.info("run %s is not claimable (graded, failed, or leased by a live worker): message dropped",
+                 run_id, extra={"run_id": run_id})
+        return "skipped"
+    stored = state.grader.grade_claim(claim)
+    if stored:
+        _publish_deliveries_of(state, config, run_id)
+        return "graded"
+    _publish_if_given_back(state, run_id)
+    return "given back"
+
+
+def _publish_if_given_back(state: PoolProcess, run_id: int) -> None:
+    """Grading raised and the run went back to the queue with an attempt left: its message
+    was used up, so send a new one (the embedded workers would simply claim it again)."""
+    from grader.queue.publish import is_regrade
+    from grader.store.models import GradingRun, RunStatus
+
+    with state.database.reading() as session:
+        run = session.get(GradingRun, run_id)
+        again = run is not None and run.status == RunStatus.QUEUED.value
+        regrade = again and is_regrade(run.priority)
+    if again:
+        state.publisher.publish_runs([run_id], regrade=regrade)
+
+
+def _expire_if_holder_dead(session, run_id: int) -> bool:  # noqa: ANN001
+    """A message redelivered because its pool process was killed finds the run still leased
+    by that dead process: on the same host we can tell at once and need not wait for the
+    lease to run out."""
+    from grader.store.models import GradingRun, RunStatus, utcnow
+
+    run = session.get(GradingRun, run_id, with_for_update=True)
+    if run is None or run.status != RunStatus.RUNNING.value or not run.lease_owner:
+        return False
+    host, _, rest = run.lease_owner.partition(":")
+    pid = rest.split(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or claims._alive(int(pid)):
+        return False
+    run.lease_expires_at = utcnow() - dt.timedelta(seconds=1)
+    session.flush()
+    return True
+
+
+def _publish_deliveries_of(state: PoolProcess, config: "Config", run_id: int) -> None:
+    """The grade's passback deliveries (written with the grade) go out through the same
+    engine; a failed publish is left to the sweeper."""
+    from grader.store.models_lms import Delivery, DeliveryStatus
+
+    with state.database.reading() as session:
+        ids = list(session.scalars(select(Delivery.id).where(Delivery.run_id == run_id,
+                                                             Delivery.status == DeliveryStatus.PENDING.value)))
+    if ids:
+        state.publisher.publish_deliveries(ids)
+
+
+def claim_delivery(session, delivery_id: int, owner: str, lease_seconds: float,  # noqa: ANN001
+                   now: dt.datetime | None = None) -> bool:
+    """Lease delivery ``delivery_id`` if it is pending, due and not leased (like
+    ``outbox.claim_due`` for one id). False: not due, done, or another sender holds it."""
+    from grader.store.models import utcnow
+    from grader.store.models_lms import Delivery, DeliveryStatus
+
+    now = now or utcnow()
+    result = session.execute(
+        update(Delivery).where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.PENDING.value,
+                               Delivery.next_attempt_at <= now,
+                               or_(Delivery.lease_owner.is_(None), Delivery.lease_expires_at < now))
+        .values(lease_owner=owner, lease_expires_at=now + dt.timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False))
+    return result.rowcount == 1
+
+
+def send_one_delivery(database: "Database", config: "Config", owner: str, delivery_id: int) -> str:
+    """Claim, send and record one delivery. A retryable failure sets its next attempt; the
+    sweeper publishes it again when that time has come."""
+    from grader.lms import outbox
+
+    lease = max(config.lease_seconds, 2 * config.delivery_timeout_seconds + 10)
+    with database.unit_of_work() as session:
+        if not claim_delivery(session, delivery_id, owner, lease):
+            return "skipped"
+    outcome = outbox.send_one(database, config, delivery_id)
+    with database.unit_of_work() as session:
+        outbox.record(session, delivery_id, owner, outcome, horizon_hours=config.delivery_horizon_hours)
+    if outcome.delivered:
+        log.info("delivery %d delivered (HTTP %s)", delivery_id, outcome.status)
+        return "delivered"
+    log.warning("delivery %d: %s", delivery_id, outcome.error)
+    return "failed"
+
+
+# ----------------------------------------------------------------------------- the Celery side
+def register(app: "Celery", config: "Config") -> None:
+    """Register the tasks on ``app`` (called by ``make_celery``). Publishing needs only their
+    names; running them needs ``attach_pool`` in the worker."""
+
+    @app.task(name=names.GRADE_TASK, bind=True, ignore_result=True)
+    def grade_run(self, run_id: int) -> str:  # noqa: ANN001
+        return grade_one(_state(self.app), config, int(run_id))
+
+    @app.task(name=names.DELIVERY_TASK, bind=True, ignore_result=True)
+    def send_delivery(self, delivery_id: int) -> str:  # noqa: ANN001
+        state = _state(self.app)
+        return send_one_delivery(state.database, config, state.owner, int(delivery_id))
+
+
+def _state(app: "Celery") -> PoolProcess:
+    state = getattr(app, "grader_pool", None)
+    if state is None:
+        raise RuntimeError("this process has no grading resources (worker_process_init did not run)")
+    return state
+
+
+def attach_pool(app: "Celery", config: "Config", open_resources: Callable[[], tuple["Bank", "Sandbox"]],
+                on_ready: Callable[[], Any] | None = None, on_shutdown: Callable[[], Any] | None = None) -> None:
+    """Build each pool process's database and sandbox when it starts, close them when it
+    stops; run ``on_ready``/``on_shutdown`` in the worker's main process (the sweeper)."""
+    from celery import signals
+
+    lock = threading.Lock()
+
+    def process_init(**_: Any) -> None:
+        from grader.queue.publish import CeleryPublisher
+        from grader.queue.worker import RunGrader
+        from grader.store.db import Database
+
+        with lock:
+            database = Database(config.sqlalchemy_url)
+            bank, sandbox = open_resources()
+            app.grader_pool = PoolProcess(database, sandbox, RunGrader(config, database, bank, sandbox),
+                                          claims.new_owner(), CeleryPublisher(config, app=app))
+        log.info("pool process ready (owner %s)", app.grader_pool.owner)
+
+    def process_shutdown(**_: Any) -> None:
+        state = getattr(app, "grader_pool", None)
+        if state is None:
+            return
+        app.grader_pool = None
+        try:
+            if state.sandbox is not None:
+                state.sandbox.close()
+        finally:
+            state.database.dispose()
+
+    signals.worker_process_init.connect(process_init, weak=False, dispatch_uid=f"grader-init-{id(app)}")
+    signals.worker_process_shutdown.connect(process_shutdown, weak=False, dispatch_uid=f"grader-down-{id(app)}")
+    if on_ready is not None:
+        signals.worker_ready.connect(lambda **_: on_ready(), weak=False, dispatch_uid=f"grader-ready-{id(app)}")
+    if on_shutdown is not None:
+        signals.worker_shutdown.connect(lambda **_: on_shutdown(), weak=False,
+                                        dispatch_uid=f"grader-stop-{id(app)}")
