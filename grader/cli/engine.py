@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -177,9 +178,13 @@ def doctor(obj: Context) -> None:
 @click.option("--service", is_flag=True,
               help="Benchmark the whole service instead: a burst through the HTTP API of a fresh "
                    "`grader serve` with 1 and -j workers, next to `grader grade -j` on the same files.")
+@click.option("--celery", is_flag=True,
+              help="With --service: the burst through the embedded queue and through Celery workers "
+                   "(PostgreSQL at $GRADER_BENCH_PG_URL, Redis at $GRADER_BENCH_BROKER_URL; defaults: "
+                   "this machine's), with the capacity a 1,000-submission deadline needs.")
 @click.pass_obj
 def bench(obj: Context, slugs: tuple[str, ...], submissions: int, jobs: int, as_json: bool,
-          mixed: bool, service: bool) -> None:
+          mixed: bool, service: bool, celery: bool) -> None:
     """Measure latency and throughput against the in-process lower bound, in one run.
 
     Passing submissions (the reference solution) and failing ones (the stub) are timed
@@ -190,21 +195,34 @@ def bench(obj: Context, slugs: tuple[str, ...], submissions: int, jobs: int, as_
       grader bench -n 20 -e none-grad-after-rebinding
       grader bench -n 10 --mixed               # plus the mixed-set marginal cost
       grader bench --service -n 60 -j 2        # the service against `grader grade -j 2`
+      grader bench --service --celery -n 60    # embedded queue vs Celery + Redis, capacity
     """
     from grader.engine.bench import format_table, run_bench
 
     bank = obj.bank()
     if service:
-        from grader.queue.bench import format_service_table, run_service_bench
-
         slug = _chosen(bank, slugs[:1] or ("none-grad-after-rebinding",))[0].slug
+        log = lambda m: click.echo(m, err=True)  # noqa: E731
         try:
-            figures = run_service_bench(bank, slug, submissions, jobs, unsafe=obj.unsafe,
-                                        log=lambda m: click.echo(m, err=True))
+            if celery:
+                from grader.queue import bench_celery
+
+                figures = bench_celery.run_queue_bench(
+                    bank, slug, submissions, jobs, unsafe=obj.unsafe, log=log,
+                    pg_url=os.environ.get("GRADER_BENCH_PG_URL", bench_celery.PG_URL),
+                    broker_url=os.environ.get("GRADER_BENCH_BROKER_URL", bench_celery.REDIS_URL))
+                table = bench_celery.format_queue_table(figures)
+            else:
+                from grader.queue.bench import format_service_table, run_service_bench
+
+                figures = run_service_bench(bank, slug, submissions, jobs, unsafe=obj.unsafe, log=log)
+                table = format_service_table(figures)
         except (ValueError, RuntimeError) as exc:
             raise click.ClickException(str(exc)) from None
-        click.echo(json.dumps(figures, indent=2) if as_json else format_service_table(figures))
+        click.echo(json.dumps(figures, indent=2) if as_json else table)
         return
+    if celery:
+        raise click.UsageError("--celery goes with --service")
     chosen = [exercise.slug for exercise in _chosen(bank, slugs)]
     figures = run_bench(bank, chosen, submissions, jobs, unsafe=obj.unsafe,
                         log=lambda m: click.echo(m, err=True), mixed=mixed)

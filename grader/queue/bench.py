@@ -60,25 +60,33 @@ def engine_baseline(bank: Bank, slug: str, files: list[Path], jobs: int, unsafe:
 
 
 class _Server:
-    def __init__(self, bank: Bank, workers: int, unsafe: bool):
+    """A fresh ``grader serve`` on a free port; with ``env`` (e.g. the Celery settings) and
+    ``worker`` (the arguments of a ``grader worker`` started beside it) for other back ends."""
+
+    def __init__(self, bank: Bank, workers: int, unsafe: bool, env: dict[str, str] | None = None,
+                 worker: list[str] | None = None):
         self.instance = Path(tempfile.mkdtemp(prefix="grader-bench-")) / "instance"
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "GRADER_INSTANCE_PATH": str(self.instance), "GRADER_RATELIMIT_ENABLED": "false",
-               "GRADER_DATABASE_URL": os.environ.get("GRADER_DATABASE_URL", "")}
+        self.env = {**os.environ, "GRADER_INSTANCE_PATH": str(self.instance), "GRADER_RATELIMIT_ENABLED": "false",
+                    "GRADER_DATABASE_URL": os.environ.get("GRADER_DATABASE_URL", ""), **(env or {})}
         args = [sys.executable, "-m", "grader", "--bank", str(bank.root)] + (["--unsafe-sandbox"] if unsafe else [])
+        self.instance.mkdir(parents=True)
         self.log = open(self.instance.parent / "serve.out", "wb")
         self.process = subprocess.Popen(args + ["serve", "--port", str(self.port), "--workers", str(workers)],
-                                        env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                        env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        self.worker = None
+        self._worker_args = args + ["worker", *worker] if worker is not None else None
 
     def wait_up(self, session: Any, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
                 if session.get(f"{self.url}/api/v1/health", timeout=2).ok:
+                    self._start_worker()
                     return
             except Exception:  # noqa: BLE001 - not listening yet
                 pass
@@ -87,12 +95,26 @@ class _Server:
             time.sleep(0.2)
         raise RuntimeError("grader serve did not come up")
 
+    def _start_worker(self) -> None:
+        """Once the web process is up (it migrated the database, which a worker never does)."""
+        if self._worker_args is not None and self.worker is None:
+            self.worker = subprocess.Popen(self._worker_args, env=self.env, stdout=self.log,
+                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                           start_new_session=True)
+
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, 9)
+        for process in (self.worker, self.process):
+            if process is None:
+                continue
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                os.killpg(process.pid, 9)  # whatever of its group is left (pool processes, fork servers)
+            except ProcessLookupError:
+                pass
         self.log.close()
 
 
@@ -101,7 +123,7 @@ def _bench_account(server: _Server) -> str:
     from grader.config import Config
     from grader.store import accounts
 
-    config = Config.load(instance_path=str(server.instance))
+    config = Config.load(server.env, instance_path=str(server.instance))
     database = _database(server)
     with database.unit_of_work() as session:
         user = accounts.create_user(session, BENCH_EMAIL, "Bench Student", "student", BENCH_PASSWORD)
@@ -112,10 +134,13 @@ def _bench_account(server: _Server) -> str:
 
 
 def service_run(bank: Bank, slug: str, files: list[Path], workers: int, unsafe: bool,
-                log: Callable[[str], None]) -> dict[str, float]:
+                log: Callable[[str], None], server: "_Server | None" = None,
+                pages: bool = True) -> dict[str, float]:
+    """One back end under the burst. ``server``: one already started (another back end);
+    ``pages``: also time page views under a second, saturating burst."""
     import requests
 
-    server = _Server(bank, workers, unsafe)
+    server = server or _Server(bank, workers, unsafe)
     try:
         http = requests.Session()
         server.wait_up(http)
@@ -153,6 +178,16 @@ def service_run(bank: Bank, slug: str, files: list[Path], workers: int, unsafe: 
         first_post = min(started for _, started, _ in posted)
         latencies = [finished[sid] - started for sid, started, _ in posted if sid in finished]
         elapsed = max(finished.values()) - first_post
+        post_times = [seconds for _, _, seconds in posted]
+        figures = {"workers": workers, "submissions": len(files), "graded": len(finished),
+                   "per_minute": round(60 * len(finished) / elapsed, 1),
+                   "latency_p50_s": round(statistics.median(latencies), 2),
+                   "latency_p95_s": round(_percentile(latencies, 0.95), 2),
+                   "post_p50_ms": round(1000 * statistics.median(post_times), 1),
+                   "post_p95_ms": round(1000 * _percentile(post_times, 0.95), 1)}
+        figures["commit_to_claim_p50_ms"] = commit_to_claim(database, post, graded, files[:8])
+        if not pages:
+            return figures
         # The same burst again, and once it is posted a class reads pages while every worker
         # grades: page latency under saturated grading, kept apart from the throughput run.
         # The reader is a process of its own, so that this one's threads do not slow it down.
@@ -166,25 +201,37 @@ def service_run(bank: Bank, slug: str, files: list[Path], workers: int, unsafe: 
         stop.set()
         page_times = results.get(timeout=60)
         viewer.join(timeout=30)
-        post_times = [seconds for _, _, seconds in posted]
-        return {"workers": workers, "submissions": len(files), "graded": len(finished),
-                "per_minute": round(60 * len(finished) / elapsed, 1),
-                "latency_p50_s": round(statistics.median(latencies), 2),
-                "latency_p95_s": round(_percentile(latencies, 0.95), 2),
-                "post_p50_ms": round(1000 * statistics.median(post_times), 1),
-                "post_p95_ms": round(1000 * _percentile(post_times, 0.95), 1),
-                "page_views": len(page_times),
+        return {**figures, "page_views": len(page_times),
                 "page_p50_ms": round(1000 * statistics.median(page_times), 1) if page_times else None,
                 "page_p95_ms": round(1000 * _percentile(page_times, 0.95), 1) if page_times else None}
     finally:
         server.stop()
 
 
+def commit_to_claim(database: Any, post: Callable, graded: Callable, files: list[Path]) -> float:
+    """The queue's own cost per task, in ms: with one submission at a time on an idle queue,
+    the median time from the run's insert (committed a moment later) to a worker's claim.
+    The embedded queue polls every 0.25 s; Celery adds a broker round trip."""
+    from sqlalchemy import select
+
+    from grader.store.models import GradingRun
+
+    waits = []
+    for path in files:
+        submission_id = post(path)[0]
+        graded([submission_id])
+        with database.reading() as session:
+            queued, started = session.execute(select(GradingRun.queued_at, GradingRun.started_at).where(
+                GradingRun.submission_id == submission_id).order_by(GradingRun.id)).first()
+        waits.append((started - queued).total_seconds())
+    return round(1000 * statistics.median(waits), 1)
+
+
 def _database(server: _Server) -> Any:
     from grader.config import Config
     from grader.store.db import Database
 
-    return Database(Config.load(instance_path=str(server.instance)).sqlalchemy_url)
+    return Database(Config.load(server.env, instance_path=str(server.instance)).sqlalchemy_url)
 
 
 def _finished(database: Any, ids: list[int]) -> dict[int, float]:

@@ -1,0 +1,114 @@
+"""``grader bench --service --celery``: the same burst through the embedded queue and through
+Celery, and what a deadline burst needs.
+
+In one run, on the same files (half correct, half buggy): ``grader grade -j N`` before and
+after (the baseline); the embedded queue (``grader serve --workers N``, SQLite); Celery
+(``grader serve`` for the web, ``grader worker -c W`` for W = 1 and N, on PostgreSQL and a
+Redis broker). Each back end: submissions per minute from the first POST to the last grade,
+p50/p95 POST to graded, and the queue's own cost per task (commit to claim on an idle queue).
+
+Capacity: from the 1-worker Celery rate, the worker processes (one per core) that grade a
+1,000-submission burst within 5 minutes; the N-worker run checks that the rate really grows
+with the worker count (its measured time next to the time the 1-worker rate predicts).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import uuid
+from typing import Any, Callable
+
+from grader.engine.bank import Bank
+from grader.queue.bench import _Server, engine_baseline, service_run, variant_files
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/14"
+DEADLINE_BURST, DEADLINE_MINUTES = 1000, 5.0
+
+
+def _schema(pg_url: str) -> tuple[str, Callable[[], None]]:
+    """A fresh PostgreSQL schema (its URL) and how to drop it."""
+    import sqlalchemy
+
+    name = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = sqlalchemy.create_engine(pg_url)
+    with admin.begin() as connection:
+        connection.exec_driver_sql(f'CREATE SCHEMA "{name}"')
+
+    def drop() -> None:
+        with admin.begin() as connection:
+            connection.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
+        admin.dispose()
+
+    return f"{pg_url}?options=-csearch_path%3D{name}", drop
+
+
+def celery_run(bank: Bank, slug: str, files: list, workers: int, unsafe: bool, pg_url: str, broker_url: str,
+               log: Callable[[str], None]) -> dict[str, Any]:
+    import redis
+
+    redis.Redis.from_url(broker_url).flushdb()  # no message of an earlier run
+    url, drop = _schema(pg_url)
+    env = {"GRADER_QUEUE": "celery", "GRADER_BROKER_URL": broker_url, "GRADER_DATABASE_URL": url}
+    server = _Server(bank, 0, unsafe, env=env, worker=["-c", str(workers), "--name", f"bench-{uuid.uuid4().hex[:6]}"])
+    try:
+        return {"queue": "celery+redis", **service_run(bank, slug, files, workers, unsafe, log, server=server,
+                                                       pages=False)}
+    finally:
+        server.stop()
+        drop()
+
+
+def capacity(one_worker_per_minute: float, measured: dict[str, Any]) -> dict[str, Any]:
+    """Worker processes for a deadline burst, from the 1-worker rate; and the N-worker run's
+    measured minutes next to what that rate predicts for N workers."""
+    needed = math.ceil(DEADLINE_BURST / DEADLINE_MINUTES / one_worker_per_minute)
+    workers, count = measured["workers"], measured["graded"]
+    predicted = count / (workers * one_worker_per_minute)
+    actual = count / measured["per_minute"]
+    return {"burst": DEADLINE_BURST, "minutes": DEADLINE_MINUTES,
+            "one_worker_per_minute": one_worker_per_minute, "worker_processes_needed": needed,
+            "check_workers": workers, "check_predicted_minutes": round(predicted, 2),
+            "check_measured_minutes": round(actual, 2), "check_scaling_efficiency": round(predicted / actual, 2)}
+
+
+def run_queue_bench(bank: Bank, slug: str, submissions: int, jobs: int, unsafe: bool = False,
+                    pg_url: str = PG_URL, broker_url: str = REDIS_URL,
+                    log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+    files = variant_files(bank, slug, submissions)
+    log(f"baseline: grader grade -j {jobs} on {len(files)} files ...")
+    baselines = [engine_baseline(bank, slug, files, jobs, unsafe)]
+    log(f"embedded queue, {jobs} worker(s):")
+    runs = [{"queue": "embedded", **service_run(bank, slug, files, jobs, unsafe, log, pages=False)}]
+    for workers in sorted({1, jobs}):
+        log(f"celery + redis, {workers} worker process(es):")
+        runs.append(celery_run(bank, slug, files, workers, unsafe, pg_url, broker_url, log))
+    log("baseline again ...")
+    baselines.append(engine_baseline(bank, slug, files, jobs, unsafe))
+    baseline = statistics.mean(baselines)
+    for run in runs:
+        run["vs_baseline"] = round(run["per_minute"] / baseline, 2) if run["workers"] == jobs else None
+    celery = {run["workers"]: run for run in runs if run["queue"] != "embedded"}
+    return {"exercise": slug, "submissions": submissions, "jobs": jobs,
+            "baseline_grade_jobs_per_minute": round(baseline, 1),
+            "baseline_runs_per_minute": [round(b, 1) for b in baselines], "runs": runs,
+            "capacity": capacity(celery[1]["per_minute"], celery[max(celery)])}
+
+
+def format_queue_table(figures: dict[str, Any]) -> str:
+    lines = [f"{figures['exercise']}: {figures['submissions']} submissions (half correct, half buggy)",
+             f"baseline `grader grade -j {figures['jobs']}`: {figures['baseline_grade_jobs_per_minute']:.0f}/min",
+             f"{'queue':>13} {'workers':>7} {'per min':>8} {'vs baseline':>11} {'POST->graded p50':>17} "
+             f"{'p95':>6} {'commit->claim':>13}"]
+    for run in figures["runs"]:
+        ratio = f"{run['vs_baseline']:.2f}x" if run["vs_baseline"] is not None else "-"
+        lines.append(f"{run['queue']:>13} {run['workers']:>7} {run['per_minute']:>8.0f} {ratio:>11} "
+                     f"{run['latency_p50_s']:>15.2f} s {run['latency_p95_s']:>4.1f} s "
+                     f"{run['commit_to_claim_p50_ms']:>10.0f} ms")
+    c = figures["capacity"]
+    lines.append(f"a {c['burst']}-submission burst within {c['minutes']:g} min needs {c['worker_processes_needed']} "
+                 f"worker processes (cores) at {c['one_worker_per_minute']:.0f}/min each; check with "
+                 f"{c['check_workers']}: predicted {c['check_predicted_minutes']} min, measured "
+                 f"{c['check_measured_minutes']} min (scaling {c['check_scaling_efficiency']:.2f})")
+    return "\n".join(lines)

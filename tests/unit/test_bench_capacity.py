@@ -1,0 +1,25 @@
+"""The capacity arithmetic of ``grader bench --service --celery`` (no services needed)."""
+
+from __future__ import annotations
+
+from grader.queue.bench_celery import capacity, format_queue_table
+
+
+def test_a_thousand_submission_burst_in_five_minutes_needs_the_rate_divided_into_two_hundred_a_minute():
+    figures = capacity(45.0, {"workers": 2, "graded": 60, "per_minute": 80.0})
+    assert figures["worker_processes_needed"] == 5  # 200/min at 45/min per worker: 4.4 -> 5
+    assert figures["check_predicted_minutes"] == round(60 / 90, 2)
+    assert figures["check_measured_minutes"] == 0.75
+    assert figures["check_scaling_efficiency"] == round((60 / 90) / 0.75, 2)
+
+
+def test_the_table_names_every_back_end_and_the_capacity_line():
+    run = {"workers": 2, "per_minute": 80.0, "vs_baseline": 0.95, "latency_p50_s": 10.0, "latency_p95_s": 20.0,
+           "commit_to_claim_p50_ms": 12.0, "graded": 60}
+    figures = {"exercise": "x", "submissions": 60, "jobs": 2, "baseline_grade_jobs_per_minute": 84.0,
+               "runs": [{"queue": "embedded", **run}, {"queue": "celery+redis", **run, "workers": 1,
+                                                        "vs_baseline": None}],
+               "capacity": capacity(45.0, run)}
+    table = format_queue_table(figures)
+    assert "embedded" in table and "celery+redis" in table and "0.95x" in table
+    assert "needs 5 worker processes" in table
