@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import sys
 import time
 
 import pytest
@@ -18,7 +19,12 @@ from grader.store.models import (CheckRow, Course, CourseExercise, Exercise, Gra
 from grader.store.models_lms import Delivery, ReplyTarget
 from grader.web import create_app
 
-NOW = utcnow()
+NOW = utcnow()  # set again for each test (below): ages are measured from it at scrape time
+
+
+@pytest.fixture(autouse=True)
+def fresh_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "NOW", utcnow())
 
 
 def ago(seconds: float) -> dt.datetime:

@@ -209,7 +209,7 @@ def test_replay_sends_a_failed_delivery_again_with_the_same_message_id(db, world
     box.run_once()
     assert world.delivery(delivery_id).status == "failed"
     with db.unit_of_work() as session:
-        outbox.replay(session, delivery_id)
+        outbox.replay(session, delivery_id, box.clock())  # on the sender's clock
     assert world.delivery(delivery_id).status == "pending"
     box.clock.advance(1)
     assert box.run_once() == 1
