@@ -47,24 +47,11 @@ def claim_next(session: Session, owner: str, lease_seconds: float, max_attempts:
                now: dt.datetime | None = None) -> Claim | None:
     now = now or utcnow()
     _fail_exhausted(session, max_attempts, now)
-    candidate = (select(GradingRun.id)
-                 .where(or_(GradingRun.status == RunStatus.QUEUED.value,
-                            and_(GradingRun.status == RunStatus.RUNNING.value,
-                                 GradingRun.lease_expires_at < now)),
-                        GradingRun.attempts < max_attempts)
+    candidate = (select(GradingRun.id).where(_claimable(now, max_attempts))
                  .order_by(GradingRun.priority, GradingRun.id).limit(1))
     if session.get_bind().dialect.name == "postgresql":
         candidate = candidate.with_for_update(skip_locked=True)
-    row = session.execute(
-        update(GradingRun).where(GradingRun.id == candidate.scalar_subquery())
-        .values(status=RunStatus.RUNNING.value, lease_owner=owner,
-                lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
-                attempts=GradingRun.attempts + 1, started_at=now)
-        .returning(GradingRun.id, GradingRun.submission_id, GradingRun.attempts)
-        .execution_options(synchronize_session=False)).first()
-    if row is None:
-        return None
-    return Claim(run_id=row.id, submission_id=row.submission_id, attempts=row.attempts, owner=owner)
+    return _take(session, GradingRun.id == candidate.scalar_subquery(), owner, lease_seconds, now)
 
 
 def claim_run(session: Session, run_id: int, owner: str, lease_seconds: float, max_attempts: int,
@@ -76,11 +63,20 @@ def claim_run(session: Session, run_id: int, owner: str, lease_seconds: float, m
     cannot both win (PostgreSQL row lock, SQLite writer lock)."""
     now = now or utcnow()
     _fail_exhausted(session, max_attempts, now, run_id=run_id)
+    return _take(session, and_(GradingRun.id == run_id, _claimable(now, max_attempts)), owner, lease_seconds, now)
+
+
+def _claimable(now: dt.datetime, max_attempts: int):  # noqa: ANN202
+    """Queued, or running with an expired lease (its worker died), with attempts left."""
+    return and_(or_(GradingRun.status == RunStatus.QUEUED.value,
+                    and_(GradingRun.status == RunStatus.RUNNING.value, GradingRun.lease_expires_at < now)),
+                GradingRun.attempts < max_attempts)
+
+
+def _take(session: Session, which, owner: str, lease_seconds: float, now: dt.datetime) -> Claim | None:  # noqa: ANN001
+    """Lease the run ``which`` selects, in one UPDATE ... RETURNING."""
     row = session.execute(
-        update(GradingRun)
-        .where(GradingRun.id == run_id, GradingRun.attempts < max_attempts,
-               or_(GradingRun.status == RunStatus.QUEUED.value,
-                   and_(GradingRun.status == RunStatus.RUNNING.value, GradingRun.lease_expires_at < now)))
+        update(GradingRun).where(which)
         .values(status=RunStatus.RUNNING.value, lease_owner=owner,
                 lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
                 attempts=GradingRun.attempts + 1, started_at=now)
