@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import abort, current_app, g
+from flask import abort, current_app, g, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
@@ -42,6 +42,16 @@ class SignedIn:
 
 def config() -> Config:
     return current_app.config["GRADER"]
+
+
+def external_url(endpoint: str, **values: object) -> str:
+    """An absolute URL others (platforms, scripts) use: under ``base_url`` when it is set
+    (behind a proxy the request's own host may be an internal one), else as this request
+    came in (through ProxyFix when ``trust_proxy`` is on)."""
+    base = config().base_url.rstrip("/")
+    if not base:
+        return url_for(endpoint, _external=True, **values)
+    return base + url_for(endpoint, **values)[len(request.script_root):]
 
 
 def database() -> Database:

@@ -15,7 +15,7 @@ from grader.lms.lti.security import STATE_MAX_AGE, LaunchError
 from grader.lms.lti.tool import LtiTool
 from grader.store import catalog
 from grader.store.models import User
-from grader.web.context import SignedIn, config, database, db
+from grader.web.context import SignedIn, config, database, db, external_url
 from grader.web.extensions import csrf
 
 log = logging.getLogger("grader.web.lti")
@@ -24,15 +24,6 @@ DEEP_LINK_KEY = "lti_deep_link"
 SCOPES = ["https://purl.imsglobal.org/spec/lti-ags/scope/lineitem",
           "https://purl.imsglobal.org/spec/lti-ags/scope/result.readonly",
           "https://purl.imsglobal.org/spec/lti-ags/scope/score"]
-
-
-def public_url(endpoint: str, **values: object) -> str:
-    """The address a platform must use: under ``base_url`` when it is set, else as this
-    request came in (through ProxyFix when ``trust_proxy`` is on)."""
-    base = config().base_url.rstrip("/")
-    if not base:
-        return url_for(endpoint, _external=True, **values)
-    return base + url_for(endpoint, **values)[len(request.script_root):]
 
 
 def _tool() -> LtiTool:
@@ -56,7 +47,7 @@ def _secure() -> bool:
 @csrf.exempt
 def login():  # noqa: ANN201
     try:
-        started = _tool().begin_login(request.values, public_url("lti.launch"))
+        started = _tool().begin_login(request.values, external_url("lti.launch"))
     except LaunchError as error:
         return _refused(error)
     response = redirect(started.url)
@@ -103,7 +94,7 @@ def deep_link():  # noqa: ANN201
         return _refused(LaunchError(404, _("There is no exercise %(slug)s in this course.", slug=slug[:100])))
     try:
         jwt_value, return_url = _tool().deep_link_jwt(pending["platform_id"], pending["deployment_id"],
-                                                      pending["settings"], slug, public_url("lti.launch"))
+                                                      pending["settings"], slug, external_url("lti.launch"))
     except LaunchError as error:
         return _refused(error)
     session.pop(DEEP_LINK_KEY, None)
@@ -122,14 +113,14 @@ def jwks():  # noqa: ANN201
 def tool_config():  # noqa: ANN201
     """A tool configuration in the shape Canvas imports (Moodle and others ask for the same
     URLs one by one: ``grader lti urls`` prints them)."""
-    launch_url = public_url("lti.launch")
+    launch_url = external_url("lti.launch")
     domain = launch_url.split("://", 1)[-1].split("/", 1)[0]
     return jsonify({
         "title": "torch-grader",
         "description": _("Property-checked PyTorch autograd exercises, graded automatically."),
         "target_link_uri": launch_url,
-        "oidc_initiation_url": public_url("lti.login"),
-        "public_jwk_url": public_url("lti.jwks"),
+        "oidc_initiation_url": external_url("lti.login"),
+        "public_jwk_url": external_url("lti.jwks"),
         "redirect_uris": [launch_url],
         "scopes": SCOPES,
         "extensions": [{

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from flask import current_app, request, url_for
+from flask import current_app, request
 from flask_babel import gettext as _
 from pydantic import ValidationError
 
@@ -18,7 +18,7 @@ from grader.queue import publish
 from grader.store.submissions import SubmissionRejected
 from grader.web.api import ApiError, api
 from grader.web.api.schemas import WebhookAccepted
-from grader.web.context import config, database, db
+from grader.web.context import config, database, db, external_url
 from grader.web.errors import api_error
 
 ENVELOPE_BYTES = 64 * 1024  # JSON around the file: names, user, reply_to, escaping
@@ -92,7 +92,7 @@ def receive_webhook(source: str):  # noqa: ANN201
         raise ApiError(exc.status, exc.message, exc.code, exc.field) from None
     if received.created:  # after the commit: a worker must find the run
         publish.publish_queued_of(publish.for_app(current_app), database(), received.submission.id)
-    status_url = _external_url("api.get_submission", submission_id=received.submission.id)
+    status_url = external_url("api.get_submission", submission_id=received.submission.id)
     answer = WebhookAccepted(submission_id=received.submission.id, status_url=status_url)
     return answer.model_dump(mode="json"), 202, {"Location": status_url}
 
@@ -109,13 +109,3 @@ def _payload(body: bytes) -> inbound.WebhookPayload:
         field = ".".join(str(part) for part in first.get("loc", ())) or None
         raise ApiError(422, _("%(field)s: %(problem)s", field=field or "body", problem=first["msg"]),
                        "invalid", field) from None
-
-
-def _external_url(endpoint: str, **values: object) -> str:
-    """An absolute URL: under ``GRADER_BASE_URL`` when set (behind a proxy the request's own
-    host may be an internal one), else from the request."""
-    base = config().base_url.rstrip("/")
-    if not base:
-        return url_for(endpoint, _external=True, **values)
-    path = url_for(endpoint, **values)
-    return base + path[len(request.script_root):]
