@@ -163,13 +163,21 @@ def expire_dead_local_leases(session: Session, host: str | None = None) -> int:
     expired = 0
     for run in session.scalars(select(GradingRun).where(GradingRun.status == RunStatus.RUNNING.value,
                                                         GradingRun.lease_owner.like(f"{host}:%"))):
-        if not run.lease_owner.startswith(f"{host}:"):  # LIKE took a "_" in the host for a wildcard
-            continue
-        pid = int(run.lease_owner.split(":")[1]) if run.lease_owner.split(":")[1].isdigit() else 0
-        if not _alive(pid):
+        if held_by_dead_local_process(run.lease_owner, host):
             run.lease_expires_at = utcnow() - dt.timedelta(seconds=1)
             expired += 1
     return expired
+
+
+def held_by_dead_local_process(owner: str | None, host: str | None = None) -> bool:
+    """True if ``owner`` (``host:pid:nonce``, see ``new_owner``) names a process of this host
+    that no longer exists: its lease (a grading run's or a delivery's) can be taken at once.
+    (The host is compared exactly: a ``LIKE 'host:%'`` pre-filter takes "_" for a wildcard.)"""
+    if not owner:
+        return False
+    holder, _, rest = owner.partition(":")
+    pid = rest.split(":")[0]
+    return holder == (host or socket.gethostname()) and not _alive(int(pid) if pid.isdigit() else 0)
 
 
 def _alive(pid: int) -> bool:

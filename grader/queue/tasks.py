@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import socket
 import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
@@ -86,11 +85,9 @@ def _expire_if_holder_dead(session, run_id: int) -> bool:  # noqa: ANN001
     from grader.store.models import GradingRun, RunStatus, utcnow
 
     run = session.get(GradingRun, run_id, with_for_update=True)
-    if run is None or run.status != RunStatus.RUNNING.value or not run.lease_owner:
+    if run is None or run.status != RunStatus.RUNNING.value:
         return False
-    host, _, rest = run.lease_owner.partition(":")
-    pid = rest.split(":")[0]
-    if host != socket.gethostname() or not pid.isdigit() or claims._alive(int(pid)):
+    if not claims.held_by_dead_local_process(run.lease_owner):
         return False
     run.lease_expires_at = utcnow() - dt.timedelta(seconds=1)
     session.flush()
