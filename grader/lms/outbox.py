@@ -82,14 +82,17 @@ def _disabled_note(row: DisabledDestination) -> str:
 
 # ----------------------------------------------------------------------------- claims
 def claim_due(session: Session, owner: str, lease_seconds: float, now: dt.datetime | None = None,
-              limit: int = 10) -> list[int]:
+              limit: int = 10, only: int | None = None) -> list[int]:
     """Lease up to ``limit`` pending deliveries that are due (or whose lease ran out) in one
-    statement; their ids, oldest due first."""
+    statement; their ids, oldest due first. ``only``: that delivery or none (the Celery task,
+    whose message names one)."""
     now = now or utcnow()
     candidate = (select(Delivery.id)
                  .where(Delivery.status == DeliveryStatus.PENDING.value, Delivery.next_attempt_at <= now,
                         or_(Delivery.lease_owner.is_(None), Delivery.lease_expires_at < now))
                  .order_by(Delivery.next_attempt_at, Delivery.id).limit(limit))
+    if only is not None:
+        candidate = candidate.where(Delivery.id == only)
     if session.get_bind().dialect.name == "postgresql":
         candidate = candidate.with_for_update(skip_locked=True)
     rows = session.execute(
@@ -250,6 +253,11 @@ def send_one(database: "Database", config: "Config", delivery_id: int) -> Outcom
         return Outcome(error=f"{type(exc).__name__}: {exc}"[:500])
 
 
+def delivery_lease_seconds(config: "Config") -> float:
+    """A delivery's lease outlives its longest attempt, so no second sender takes it meanwhile."""
+    return max(config.lease_seconds, 2 * config.delivery_timeout_seconds + 10)
+
+
 class Outbox:
     """The sender loop: claims due deliveries, sends a few at a time in threads (one 15 s
     hang does not hold up the others), records each outcome. Runs in its own process
@@ -261,8 +269,7 @@ class Outbox:
 
         self.config, self.database, self.owner = config, database, owner or new_owner()
         self.backoff, self.threads, self.clock = backoff, threads, clock
-        # The lease outlives the longest attempt, so no second sender takes it meanwhile.
-        self.lease_seconds = max(config.lease_seconds, 2 * config.delivery_timeout_seconds + 10)
+        self.lease_seconds = delivery_lease_seconds(config)
         self.idle_seconds = min(1.0, max(0.05, config.poll_seconds))
 
     def claim(self, limit: int) -> list[int]:

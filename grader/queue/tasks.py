@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 
 from grader.queue import celery_app as names
 from grader.queue import claims
@@ -106,40 +106,16 @@ def _publish_deliveries_of(state: PoolProcess, config: "Config", run_id: int) ->
         state.publisher.publish_deliveries(ids)
 
 
-def claim_delivery(session, delivery_id: int, owner: str, lease_seconds: float,  # noqa: ANN001
-                   now: dt.datetime | None = None) -> bool:
-    """Lease delivery ``delivery_id`` if it is pending, due and not leased (like
-    ``outbox.claim_due`` for one id). False: not due, done, or another sender holds it."""
-    from grader.store.models import utcnow
-    from grader.store.models_lms import Delivery, DeliveryStatus
-
-    now = now or utcnow()
-    result = session.execute(
-        update(Delivery).where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.PENDING.value,
-                               Delivery.next_attempt_at <= now,
-                               or_(Delivery.lease_owner.is_(None), Delivery.lease_expires_at < now))
-        .values(lease_owner=owner, lease_expires_at=now + dt.timedelta(seconds=lease_seconds))
-        .execution_options(synchronize_session=False))
-    return result.rowcount == 1
-
-
 def send_one_delivery(database: "Database", config: "Config", owner: str, delivery_id: int) -> str:
-    """Claim, send and record one delivery. A retryable failure sets its next attempt; the
-    sweeper publishes it again when that time has come."""
+    """Claim, send and record one delivery, as the outbox does. A retryable failure sets its
+    next attempt; the sweeper publishes it again when that time has come."""
     from grader.lms import outbox
 
-    lease = max(config.lease_seconds, 2 * config.delivery_timeout_seconds + 10)
     with database.unit_of_work() as session:
-        if not claim_delivery(session, delivery_id, owner, lease):
+        if not outbox.claim_due(session, owner, outbox.delivery_lease_seconds(config), limit=1, only=delivery_id):
             return "skipped"
-    outcome = outbox.send_one(database, config, delivery_id)
-    with database.unit_of_work() as session:
-        outbox.record(session, delivery_id, owner, outcome, horizon_hours=config.delivery_horizon_hours)
-    if outcome.delivered:
-        log.info("delivery %d delivered (HTTP %s)", delivery_id, outcome.status)
-        return "delivered"
-    log.warning("delivery %d: %s", delivery_id, outcome.error)
-    return "failed"
+    outcome = outbox.Outbox(config, database, owner).attempt(delivery_id)
+    return "delivered" if outcome.delivered else "failed"
 
 
 # ----------------------------------------------------------------------------- the Celery side
