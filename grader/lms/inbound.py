@@ -248,7 +248,7 @@ def _local_user(session: Session, source: WebhookSource, payload: WebhookPayload
 
 def _new_user(session: Session, source: WebhookSource, payload: WebhookPayload) -> User:
     name = "".join(ch for ch in (payload.user.name or "") if ch.isprintable()).strip()[:200]
-    email = _usable_email(session, payload.user.email)
+    email = accounts.unused_email(session, payload.user.email)
     if email is None:
         digest = hashlib.sha256(f"{source.name}\0{payload.user.id}".encode()).hexdigest()[:24]
         email = f"{digest}@{source.name}.{PLACEHOLDER_DOMAIN}"
@@ -258,11 +258,3 @@ def _new_user(session: Session, source: WebhookSource, payload: WebhookPayload) 
                                 Role.STUDENT.value)
 
 
-def _usable_email(session: Session, email: str | None) -> str | None:
-    if not email:
-        return None
-    try:
-        normalised = accounts.normalise_email(email)
-    except accounts.AccountError:
-        return None
-    return normalised if accounts.user_by_email(session, normalised) is None else None

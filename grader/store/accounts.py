@@ -87,6 +87,19 @@ def user_by_email(session: Session, email: str) -> User | None:
         return None
 
 
+def unused_email(session: Session, email: object) -> str | None:
+    """``email`` normalised, if it is an address and no account has it; else None. A platform
+    (webhook source, LTI) may name the email of its new user, but never take over the account
+    that already has that address here."""
+    if not isinstance(email, str) or not email:
+        return None
+    try:
+        normalised = normalise_email(email)
+    except AccountError:
+        return None
+    return normalised if user_by_email(session, normalised) is None else None
+
+
 def create_token(session: Session, user: User, name: str = "") -> str:
     """A new API token for ``user``. Returns the token; only its hash is stored."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)

@@ -83,14 +83,9 @@ def user_for(session: Session, platform: LtiPlatform, claims: dict[str, Any], ro
 def _email_for(session: Session, platform: LtiPlatform, claims: dict[str, Any]) -> str:
     """The email claim when it is an address nobody here has; otherwise a placeholder that
     cannot receive mail (an LTI user signs in through the platform, never by password)."""
-    email = claims.get("email")
-    if isinstance(email, str):
-        try:
-            email = accounts.normalise_email(email)
-            if accounts.user_by_email(session, email) is None:
-                return email
-        except accounts.AccountError:
-            pass
+    email = accounts.unused_email(session, claims.get("email"))
+    if email is not None:
+        return email
     digest = hashlib.sha256(f"{platform.issuer}\0{claims['sub']}".encode()).hexdigest()[:16]
     return f"lti-{digest}@{PLACEHOLDER_DOMAIN}"
 
