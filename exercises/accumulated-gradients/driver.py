@@ -2,11 +2,8 @@
 the student's ``train`` once per call of a session, on the same model, and reports after
 every call the losses (with their types) and every parameter with its ``.grad``."""
 
-from torch import nn
-
-from grader.sandbox.driver_kit import (ContractViolation, as_float, build_model, build_optimizer,
-                                       model_report, type_name)
-from grader.specs import make_leaf
+from grader.sandbox.driver_kit import (build_model, build_optimizer, float_or_none, model_report, type_name,
+                                       use_layout)
 
 
 def run_train(student, layers, params, optimizer, calls, layout="contiguous"):
@@ -30,20 +27,4 @@ def loss_report(losses):
         return {"container": type_name(losses), "types": [], "is_float": [], "losses": None}
     return {"container": type_name(losses), "types": [type_name(v) for v in losses],
             "is_float": [isinstance(v, float) for v in losses],
-            "losses": [number_or_none(v) for v in losses]}
-
-
-def number_or_none(value):
-    try:
-        return as_float(value, "a loss")
-    except ContractViolation:
-        return None
-
-
-def use_layout(model, layout):
-    """Replace every parameter by one with the same values in ``layout`` (e.g. transposed)."""
-    if layout == "contiguous":
-        return
-    for module in model.modules():
-        for name, param in list(module.named_parameters(recurse=False)):
-            setattr(module, name, nn.Parameter(make_leaf(param.detach(), layout)))
+            "losses": [float_or_none(v, "a loss") for v in losses]}

@@ -2,11 +2,10 @@
 the student's ``train_step`` once per step of a session and reports, after every call, what
 it returned and every parameter."""
 
-from torch import empty_like, nn
+from torch import empty_like
 
-from grader.sandbox.driver_kit import (ContractViolation, as_float, build_model, build_optimizer,
-                                       model_report, type_name)
-from grader.specs import make_leaf
+from grader.sandbox.driver_kit import (build_model, build_optimizer, float_or_none, model_report, type_name,
+                                       use_layout)
 
 
 def run_train_step(student, layers, params, optimizer, steps, layout="contiguous"):
@@ -23,28 +22,12 @@ def run_train_step(student, layers, params, optimizer, steps, layout="contiguous
             set_leftover_gradients(model, step["grads"])
         loss = student.train_step(model, opt, step["x"], step["y"])
         replies.append({"type": type_name(loss), "is_float": isinstance(loss, float),
-                        "loss": number_or_none(loss), "params": model_report(model)})
+                        "loss": float_or_none(loss, "the value train_step returned"),
+                        "params": model_report(model)})
     return replies
-
-
-def use_layout(model, layout):
-    """Replace every parameter by one with the same values in ``layout`` (e.g. transposed)."""
-    if layout == "contiguous":
-        return
-    for module in model.modules():
-        for name, param in list(module.named_parameters(recurse=False)):
-            setattr(module, name, nn.Parameter(make_leaf(param.detach(), layout)))
 
 
 def set_leftover_gradients(model, grads):
     """Gradients in the parameter's own layout, as backward() would have left them."""
     for param, grad in zip(model.parameters(), grads):
         param.grad = None if grad is None else empty_like(param).copy_(grad.reshape(param.shape))
-
-
-def number_or_none(value):
-    """The returned loss as a number if it is one (the invariant judges its type)."""
-    try:
-        return as_float(value, "the value train_step returned")
-    except ContractViolation:
-        return None

@@ -72,6 +72,23 @@ def model_report(model: torch.nn.Module, what: str = "model", grads: bool = Fals
             for i, p in enumerate(model.parameters())]
 
 
+def float_or_none(value: Any, what: str) -> float | None:
+    """``value`` as a number if it is one, else None (an invariant judges its type)."""
+    try:
+        return as_float(value, what)
+    except ContractViolation:
+        return None
+
+
+def use_layout(model: torch.nn.Module, layout: str) -> None:
+    """Replace every parameter by one with the same values in ``layout`` (e.g. transposed)."""
+    if layout == "contiguous":
+        return
+    for module in model.modules():
+        for name, param in list(module.named_parameters(recurse=False)):
+            setattr(module, name, torch.nn.Parameter(specs.make_leaf(param.detach(), layout)))
+
+
 @contextlib.contextmanager
 def recorded_warnings() -> Iterator[list[dict[str, str]]]:
     """Collect the warnings raised inside the block as plain data ``{category, message}``."""
