@@ -21,6 +21,11 @@ as the counterexample. It also runs its own examples, drawn from its ``probe`` s
     @invariant(points=2, calls=("run_fit",), probe=problems(max_steps=5), description="...")
     def returns_leaf_parameters(args, reply):
         expect(reply["w"].is_leaf, "w must be a leaf tensor.")
+
+Feedback is translated (English, Chinese, Russian): write every sentence a student reads as
+``T("{what} must be a leaf tensor.", what=name)`` (named placeholders, never concatenated
+sentences; ``TN(singular, plural, n)`` where a number is shown) and mark constant strings
+(descriptions, hints, ``error_hints``) with ``N_("...")``. The English text is the id.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from typing import Any, Callable, Protocol
 import torch
 from hypothesis.strategies import SearchStrategy
 
+from grader.i18n.text import N_, T, Text
 from grader.sandbox.wire import WireTensor
 
 
@@ -133,7 +139,7 @@ def invariant(*, points: float, description: str, calls: tuple[str, ...] | list[
 class CheckFailed(AssertionError):
     """The submission answered, and the answer is wrong."""
 
-    def __init__(self, message: str, expected: Any = None, got: Any = None, hint: str | None = None,
+    def __init__(self, message: "str | Text", expected: Any = None, got: Any = None, hint: "str | Text | None" = None,
                  example: dict[str, Any] | None = None):
         super().__init__(message)
         self.message = message
@@ -145,13 +151,13 @@ class CheckFailed(AssertionError):
         self.example = example
 
 
-def expect(condition: bool, message: str, *, expected: Any = None, got: Any = None,
-           hint: str | None = None) -> None:
+def expect(condition: bool, message: "str | Text", *, expected: Any = None, got: Any = None,
+           hint: "str | Text | None" = None) -> None:
     if not condition:
         raise CheckFailed(message, expected=expected, got=got, hint=hint)
 
 
-def values_of(value: Any, what: str = "The value") -> torch.Tensor:
+def values_of(value: Any, what: "str | Text" = N_("The value")) -> torch.Tensor:
     """The numbers in ``value``; a value that holds no numbers fails the check."""
     if isinstance(value, WireTensor):
         return value.value
@@ -160,7 +166,7 @@ def values_of(value: Any, what: str = "The value") -> torch.Tensor:
     try:
         return torch.as_tensor(value, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError):
-        raise CheckFailed(f"{what} is not a number or a tensor.", got=value) from None
+        raise CheckFailed(T("{what} is not a number or a tensor.", what=what), got=value) from None
 
 
 def expect_close(what: str, got: Any, expected: Any, *, rtol: float = 1e-4, atol: float = 1e-5,
@@ -168,21 +174,22 @@ def expect_close(what: str, got: Any, expected: Any, *, rtol: float = 1e-4, atol
     """Values (and shape) of ``got`` match ``expected`` within tolerance; NaNs never match."""
     got_t, exp_t = values_of(got, what), values_of(expected)
     if tuple(got_t.shape) != tuple(exp_t.shape):
-        raise CheckFailed(f"{what} has shape {tuple(got_t.shape)}, expected {tuple(exp_t.shape)}.",
+        raise CheckFailed(T("{what} has shape {shape}, expected {expected_shape}.", what=what,
+                            shape=tuple(got_t.shape), expected_shape=tuple(exp_t.shape)),
                           expected=expected, got=got, hint=hint)
     if not torch.allclose(got_t.double(), exp_t.double(), rtol=rtol, atol=atol):
-        raise CheckFailed(f"{what} does not have the expected value.", expected=expected,
+        raise CheckFailed(T("{what} does not have the expected value.", what=what), expected=expected,
                           got=got, hint=hint)
 
 
 def expect_tensor(what: str, got: Any, *, shape: tuple[int, ...] | None = None,
                   dtype: torch.dtype | None = torch.float32, hint: str | None = None) -> WireTensor:
-    expect(isinstance(got, WireTensor), f"{what} must be a tensor.", got=got, hint=hint)
+    expect(isinstance(got, WireTensor), T("{what} must be a tensor.", what=what), got=got, hint=hint)
     if shape is not None:
-        expect(got.shape == tuple(shape), f"{what} must have shape {tuple(shape)}.",
+        expect(got.shape == tuple(shape), T("{what} must have shape {shape}.", what=what, shape=tuple(shape)),
                expected=tuple(shape), got=got.shape, hint=hint)
     if dtype is not None:
-        expect(got.dtype == dtype, f"{what} must have dtype {dtype}.", expected=str(dtype),
+        expect(got.dtype == dtype, T("{what} must have dtype {dtype}.", what=what, dtype=str(dtype)), expected=str(dtype),
                got=str(got.dtype), hint=hint)
     return got
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,12 @@ from grader.sandbox.client import Sandbox, SandboxSettings
 ROOT = Path(__file__).resolve().parents[1]
 
 pytest_plugins = ["service_fixtures"]
+
+# The CLI takes its feedback language from the environment: the tests read English unless
+# they ask for another language, whatever the machine's locale.
+for _name in ("LC_ALL", "LC_MESSAGES"):
+    os.environ.pop(_name, None)
+os.environ["LANG"] = "C.UTF-8"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

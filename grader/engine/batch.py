@@ -27,7 +27,7 @@ def grade_path(exercise: Exercise, path: Path, sandbox: Sandbox) -> GradeResult:
     try:
         submission = read_submission(path)
     except SubmissionError as exc:
-        return GradeResult.ungradable(str(path), exercise.slug, exercise.points, str(exc))
+        return GradeResult.ungradable(str(path), exercise.slug, exercise.points, exc.text)
     return grade_submission(exercise, submission, sandbox, file=str(path))
 
 

@@ -21,6 +21,7 @@ import torch
 from grader.engine import static
 from grader.engine.bank import Exercise
 from grader.engine.results import CheckResult, GradeResult, Verdict
+from grader.i18n.text import N_, T, Text
 from grader.checks import Invariant
 from grader.engine.runner import Observation, example_key, run_check
 from grader.sandbox import driver_kit
@@ -75,7 +76,7 @@ class SandboxedSubmission:
 
     def _check_budget(self) -> None:
         if time.monotonic() >= self.deadline:
-            raise SandboxVerdict(Verdict.TIMEOUT, "the time allowed for the whole submission ran out")
+            raise SandboxVerdict(Verdict.TIMEOUT, N_("the time allowed for the whole submission ran out"))
 
     def take_output(self) -> str:
         return self.session.read_output() if self.session is not None else ""
@@ -188,20 +189,20 @@ def grade_submission(exercise: Exercise, submission: SubmissionSource, sandbox: 
         forbidden = forbidden_api_result(exercise, submission.source)
         results.append(forbidden)
         if not forbidden.passed:
-            results += [not_run(c, "Not run: the submission uses an API this exercise forbids.")
+            results += [not_run(c, N_("Not run: the submission uses an API this exercise forbids."))
                         for c in checks]
             return _finish(exercise, file, results, notes, started)
     sub = SandboxedSubmission(sandbox, exercise, submission)
     try:
         sub.ensure_open()
     except LoadError as exc:
-        message = f"Your file could not be imported: {exc.message}"
-        if exc.traceback:
-            message += f"\n{exc.traceback}"
+        message = (T("Your file could not be imported: {reason}\n{traceback}", reason=exc.message,
+                     traceback=exc.traceback) if exc.traceback
+                   else T("Your file could not be imported: {reason}", reason=exc.message))
         results += [not_run(c, message, Verdict.ERROR) for c in checks]
         return _finish(exercise, file, results, notes, started)
     except SandboxVerdict as exc:
-        results += [not_run(c, f"Your file could not be imported: {exc.message}", exc.verdict)
+        results += [not_run(c, T("Your file could not be imported: {reason}", reason=exc.message), exc.verdict)
                     for c in checks]
         return _finish(exercise, file, results, notes, started)
     observation = Observation(checks)
@@ -211,7 +212,7 @@ def grade_submission(exercise: Exercise, submission: SubmissionSource, sandbox: 
             try:
                 result = run_check(check, sub, exercise.examples_for(check), observation)
             except LoadError as exc:  # the child was re-opened after a crash and failed to load
-                result = not_run(check, f"Your file could not be imported: {exc.message}", Verdict.ERROR)
+                result = not_run(check, T("Your file could not be imported: {reason}", reason=exc.message), Verdict.ERROR)
             output = sub.take_output()
             if output and not result.passed:
                 result.output = output
@@ -235,18 +236,18 @@ def forbidden_api_result(exercise: Exercise, source: str) -> CheckResult:
     if not findings:
         return CheckResult(name=FORBIDDEN_CHECK, verdict=Verdict.PASSED, points=points,
                            max_points=points, message="",
-                           description="Does not use the APIs this exercise forbids.")
+                           description=N_("Does not use the APIs this exercise forbids."))
     first = findings[0]
     apis = ", ".join(sorted({f.api for f in findings}))
     return CheckResult(
         name=FORBIDDEN_CHECK, verdict=Verdict.FAILED, points=0.0, max_points=points,
-        message=f"This exercise asks you to write this without {apis}, but line {first.line} uses it: "
-                f"`{first.text}`",
-        description="Does not use the APIs this exercise forbids.",
-        hint="The point of this exercise is to do by hand what that API does for you.")
+        message=T("This exercise asks you to write this without {apis}, but line {line} uses it: `{code}`",
+                  apis=apis, line=first.line, code=first.text),
+        description=N_("Does not use the APIs this exercise forbids."),
+        hint=N_("The point of this exercise is to do by hand what that API does for you."))
 
 
-def not_run(check: Any, message: str, verdict: Verdict = Verdict.FAILED) -> CheckResult:
+def not_run(check: Any, message: "str | Text", verdict: Verdict = Verdict.FAILED) -> CheckResult:
     return CheckResult(name=check.name, verdict=verdict, points=0.0, max_points=check.points,
                        message=message, description=check.description, visible=check.visible)
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from grader.i18n.text import T, TN
+
 _CELL_MARKER = re.compile(r"^# %%(?P<rest>.*)$")
 
 
@@ -87,7 +89,7 @@ def notebook_to_source(text: str) -> tuple[str, list[str]]:
         nbformat.validate(notebook)
     except Exception as exc:  # NotJSONError, ValidationError, KeyError on odd shapes ...
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise NotebookError(f"this is not a valid Jupyter notebook ({first_line[:200]})") from None
+        raise NotebookError(T("this is not a valid Jupyter notebook ({problem})", problem=first_line[:200])) from None
     manager = TransformerManager()
     parts, neutralised = [], 0
     for number, cell in enumerate(notebook.cells, start=1):
@@ -101,5 +103,6 @@ def notebook_to_source(text: str) -> tuple[str, list[str]]:
         parts.append(f"# In[{number}]:\n{code.rstrip()}")
     notes = []
     if neutralised:
-        notes.append(f"{neutralised} IPython magic, shell (!) or help (?) line(s) were not run.")
+        notes.append(TN("{n} IPython magic, shell (!) or help (?) line was not run.",
+                        "{n} IPython magic, shell (!) or help (?) lines were not run.", neutralised))
     return IPYTHON_SHIM + "\n\n".join(parts) + "\n", notes

@@ -11,6 +11,13 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from grader.i18n.text import N_, Text
+
+# The text fields a result may be given as a Text (message id + parameters): the English
+# rendering is kept in the field, the Text itself in ``i18n``, for rendering in another
+# language at the edge (``grader.i18n.localize``).
+CHECK_TEXT_FIELDS = ("message", "description", "hint")
+
 
 class Verdict(str, enum.Enum):
     PASSED = "passed"
@@ -45,6 +52,15 @@ class CheckResult:
     # For gradient-flow checks: {"student": graph, "expected": graph or None}, plain data
     # validated by grader.engine.graph (nodes, edges, cut markers).
     graph: dict[str, Any] | None = None
+    # {field: Text.to_json()} for the text fields given as a Text (see CHECK_TEXT_FIELDS).
+    i18n: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        for name in CHECK_TEXT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, Text):
+                self.i18n = {**(self.i18n or {}), name: value.to_json()}
+                setattr(self, name, str(value))
 
     @property
     def passed(self) -> bool:
@@ -64,7 +80,7 @@ class CheckResult:
             "verdict": self.verdict.value,
             "points": self.points,
             "max_points": self.max_points,
-            "message": "This check is hidden." if not self.passed else "",
+            "message": N_("This check is hidden.") if not self.passed else "",
             "visible": False,
         }
 
@@ -79,6 +95,18 @@ class GradeResult:
     notes: list[str] = field(default_factory=list)  # e.g. "2 IPython magic lines were dropped"
     error: str | None = None  # set when the file could not be graded at all
     seconds: float = 0.0
+    # {"error": Text json, "notes": [Text json or None per note]} where given as a Text.
+    i18n: dict[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        texts: dict[str, Any] = dict(self.i18n or {})
+        if isinstance(self.error, Text):
+            texts["error"] = self.error.to_json()
+            self.error = str(self.error)
+        if any(isinstance(note, Text) for note in self.notes):
+            texts["notes"] = [note.to_json() if isinstance(note, Text) else None for note in self.notes]
+            self.notes = [str(note) for note in self.notes]
+        self.i18n = texts or None
 
     @classmethod
     def ungradable(cls, file: str, exercise: str, max_score: float, reason: str) -> "GradeResult":
@@ -112,6 +140,8 @@ class GradeResult:
         }
         if self.error is not None:
             data["error"] = self.error
+        if self.i18n:
+            data["i18n"] = self.i18n
         return data
 
     def student_dict(self) -> dict[str, Any]:
@@ -124,7 +154,7 @@ class GradeResult:
         checks = [CheckResult(**{**c, "verdict": Verdict(c["verdict"])}) for c in data.get("checks", [])]
         return cls(file=data["file"], exercise=data["exercise"], score=data["score"],
                    max_score=data["max_score"], checks=checks, notes=list(data.get("notes", [])),
-                   error=data.get("error"), seconds=data.get("seconds", 0.0))
+                   error=data.get("error"), seconds=data.get("seconds", 0.0), i18n=data.get("i18n"))
 
     def fingerprint(self) -> tuple:
         """Everything that must be identical when the same submission is graded twice."""

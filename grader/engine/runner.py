@@ -33,6 +33,7 @@ from hypothesis import strategies as st
 
 from grader.checks import Check, CheckFailed, Invariant, render_example
 from grader.engine.results import CheckResult, Verdict
+from grader.i18n.text import T, Text
 from grader.sandbox.client import ContractViolation, SandboxVerdict, StudentError
 from grader.sandbox.wire import WireTensor
 
@@ -320,20 +321,20 @@ def _classify(check: Check, exc: BaseException, seen: dict[str, Any]) -> CheckRe
         return _result(check, Verdict.FAILED, sentence if sentence.endswith(".") else sentence + ".", seen)
     if isinstance(exc, StudentError):
         text = f"{exc.type_name}: {exc.message}"
-        message = f"Your code raised {text}"
-        if exc.traceback:
-            message += f"\n{exc.traceback}"
+        message = (T("Your code raised {error}\n{traceback}", error=text, traceback=exc.traceback)
+                   if exc.traceback else T("Your code raised {error}", error=text))
         return _result(check, Verdict.ERROR, message, seen, hint=check.hint_for_error(text))
     if isinstance(exc, (KeyboardInterrupt, SystemExit)):
         raise exc
     # A bug in the check itself must not be blamed on the student, and must not pass silently.
+    error = f"{type(exc).__name__}: {exc}"
     return _result(check, Verdict.ERROR,
-                   f"The grader could not run this check ({type(exc).__name__}: {exc}). "
-                   "Please report this to your instructor.", seen, hint=None)
+                   T("The grader could not run this check ({error}). Please report this to your instructor.",
+                     error=error), seen, hint=None)
 
 
-def _result(check: Check, verdict: Verdict, message: str, seen: dict[str, Any], *,
-            hint: str | None = None, expected: str | None = None,
+def _result(check: Check, verdict: Verdict, message: str | Text, seen: dict[str, Any], *,
+            hint: str | Text | None = None, expected: str | None = None,
             got: str | None = None) -> CheckResult:
     passed = verdict is Verdict.PASSED
     if not passed and hint is None and verdict is not Verdict.ERROR:

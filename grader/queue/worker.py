@@ -103,7 +103,7 @@ class RunGrader:
         try:
             source = parse_submission(filename, data)
         except SubmissionError as exc:
-            return GradeResult.ungradable(filename, slug, exercise.points, str(exc)).to_dict(), digest
+            return GradeResult.ungradable(filename, slug, exercise.points, exc.text).to_dict(), digest
         return grade_submission(exercise, source, self.sandbox, file=filename).to_dict(), digest
 
     def _exercise(self, slug: str) -> tuple:

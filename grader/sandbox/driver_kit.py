@@ -28,6 +28,13 @@ _detach = _TensorBase.detach
 _clone = _TensorBase.clone
 
 
+def N_(template: str) -> str:  # noqa: N802 - the gettext marker
+    """Mark a driver's sentence template for translation: ``N_("... {kind}").format(kind=k)``.
+    Only the rendered English sentence leaves the sandbox; the trusted side recognises it by
+    its template and translates it (``grader.i18n.localize``)."""
+    return template
+
+
 class ContractViolation(Exception):
     """The student's code broke the exercise contract (wrong return type, arity, shape ...)."""
 
@@ -36,7 +43,7 @@ def tensor_report(value: Any, what: str, storage: bool = False, grad: bool = Tru
     """Report a tensor the student returned or touched, with its autograd metadata (and its
     ``.grad`` unless ``grad=False``: each reported tensor costs ~20 us on the wire)."""
     if not isinstance(value, _Tensor):
-        raise ContractViolation(f"{what} must be a torch.Tensor, not {type(value).__name__}")
+        raise ContractViolation(N_("{what} must be a torch.Tensor, not {type}.").format(what=what, type=type(value).__name__))
     return describe(value, grad=grad, storage=storage, copy=True)
 
 
@@ -48,16 +55,16 @@ def snapshot(value: torch.Tensor) -> torch.Tensor:
 def as_float(value: Any, what: str) -> float:
     """Accept a Python number, a numpy scalar or a one-element tensor; anything else violates."""
     if isinstance(value, (bool, str, bytes)):
-        raise ContractViolation(f"{what} must be a number, not {type(value).__name__}")
+        raise ContractViolation(N_("{what} must be a number, not {type}.").format(what=what, type=type(value).__name__))
     if isinstance(value, _Tensor):
         if value.numel() != 1:
-            raise ContractViolation(f"{what} must be a single number, got a tensor of shape "
-                                    f"{tuple(value.shape)}")
+            raise ContractViolation(N_("{what} must be a single number, got a tensor of shape {shape}.")
+                                    .format(what=what, shape=tuple(value.shape)))
         return float(_detach(value).reshape(()).item())
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ContractViolation(f"{what} must be a number, not {type(value).__name__}") from None
+        raise ContractViolation(N_("{what} must be a number, not {type}.").format(what=what, type=type(value).__name__)) from None
     return number
 
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from grader.sandbox import wire
 from grader.engine.results import Verdict
+from grader.i18n.text import N_, T, Text
 from grader.sandbox.channel import Channel, ChannelClosed, ChannelTimeout
 
 if TYPE_CHECKING:
@@ -81,7 +82,7 @@ class Session:
     def begin(self, fn: str, args: dict[str, Any], deadline: float, seed: int = 0) -> None:
         """Send a call without waiting: the trusted side can compute its reference meanwhile."""
         if not self.alive:
-            raise SandboxVerdict(Verdict.CRASHED, "the submission's process is no longer running")
+            raise SandboxVerdict(Verdict.CRASHED, N_("the submission's process is no longer running"))
         if self._unanswered is not None:  # a check gave up on a reply: read it and drop it
             try:
                 self.finish(self._unanswered)
@@ -109,7 +110,7 @@ class Session:
         """Run the call again with the graph recorder on, and return the graph it reports
         (plain data, not validated yet: see :func:`grader.engine.graph.validate`)."""
         if not self.alive:
-            raise SandboxVerdict(Verdict.CRASHED, "the submission's process is no longer running")
+            raise SandboxVerdict(Verdict.CRASHED, N_("the submission's process is no longer running"))
         if self._unanswered is not None:  # a check gave up on a reply: read it and drop it
             try:
                 self.finish(self._unanswered)
@@ -139,21 +140,21 @@ class Session:
         try:
             header, buffers = self.channel.receive(deadline)
         except ChannelTimeout:
-            self._die(Verdict.TIMEOUT, "the submission did not finish within the time limit")
+            self._die(Verdict.TIMEOUT, N_("the submission did not finish within the time limit"))
         except (ChannelClosed, BrokenPipeError, ConnectionResetError):
             self._die(*self._death_verdict())
         except wire.WireError as exc:
-            self._die(Verdict.INVALID_REPLY, f"invalid reply from submission: {exc}")
+            self._die(Verdict.INVALID_REPLY, T("invalid reply from submission: {problem}", problem=str(exc)))
         if header["kind"] == "setup-error":  # sent with id 0, before any request was read
             body = header["body"]
             detail = body.get("message") if isinstance(body, dict) else body
-            self._die(Verdict.CRASHED, f"the sandbox could not be set up: {detail}")
+            self._die(Verdict.CRASHED, T("the sandbox could not be set up: {detail}", detail=str(detail)))
         if header["id"] != self._next_id:
-            self._die(Verdict.INVALID_REPLY, "invalid reply from submission: it answered out of turn")
+            self._die(Verdict.INVALID_REPLY, N_("invalid reply from submission: it answered out of turn"))
         try:
             return header["kind"], wire.decode_body(header, buffers)
         except wire.WireError as exc:
-            self._die(Verdict.INVALID_REPLY, f"invalid reply from submission: {exc}")
+            self._die(Verdict.INVALID_REPLY, T("invalid reply from submission: {problem}", problem=str(exc)))
         raise AssertionError("unreachable")
 
     def _death_verdict(self) -> tuple[Verdict, str]:
@@ -161,17 +162,17 @@ class Session:
         info = self.close()
         sig = info.get("signal")
         if info.get("oom"):
-            return Verdict.MEMORY, "the submission was stopped for using too much memory"
+            return Verdict.MEMORY, N_("the submission was stopped for using too much memory")
         if sig == signal.SIGXCPU:
-            return Verdict.TIMEOUT, "the submission used more CPU time than allowed"
+            return Verdict.TIMEOUT, N_("the submission used more CPU time than allowed")
         if sig == signal.SIGXFSZ:
-            return Verdict.CRASHED, "the submission wrote more output than allowed"
+            return Verdict.CRASHED, N_("the submission wrote more output than allowed")
         if sig is not None:
-            return Verdict.CRASHED, f"the submission's process was killed by signal {signal.Signals(sig).name}"
-        return Verdict.CRASHED, (f"the submission's process exited (status {info.get('exit_code')}) "
-                                 "before answering; did it call os._exit() or sys.exit()?")
+            return Verdict.CRASHED, T("the submission's process was killed by signal {signal}", signal=signal.Signals(sig).name)
+        return Verdict.CRASHED, T("the submission's process exited (status {status}) before answering; "
+                                 "did it call os._exit() or sys.exit()?", status=info.get("exit_code"))
 
-    def _die(self, verdict: Verdict, message: str):
+    def _die(self, verdict: Verdict, message: "str | Text"):
         self.close()
         raise SandboxVerdict(verdict, message)
 

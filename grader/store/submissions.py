@@ -15,6 +15,7 @@ from pathlib import PurePath
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from grader.i18n.text import N_, T, Text, as_sentence
 from grader.engine.source import SubmissionError, parse_submission
 from grader.store import catalog
 from grader.store.models import (PRIORITY_INTERACTIVE, Course, Enrolment, GradingRun, RunStatus, Submission,
@@ -28,9 +29,10 @@ class SubmissionRejected(Exception):
     """A submission that cannot be taken in. ``code`` and ``field`` are stable identifiers for
     the API; ``status`` is the HTTP status an edge should answer with."""
 
-    def __init__(self, code: str, message: str, field: str | None = None, status: int = 422):
-        super().__init__(message)
-        self.code, self.message, self.field, self.status = code, message, field, status
+    def __init__(self, code: str, message: "str | Text", field: str | None = None, status: int = 422):
+        super().__init__(str(message))
+        self.code, self.message, self.field, self.status = code, str(message), field, status
+        self.text = message  # the sentence, translatable at the edge
 
 
 @dataclass
@@ -43,7 +45,7 @@ def submit(session: Session, user: User, exercise_slug: str, filename: str, data
            max_bytes: int, origin: str = "web", course_id: str | None = None) -> Accepted:
     exercise = catalog.exercise_by_slug(session, exercise_slug)
     if exercise is None:
-        raise SubmissionRejected("unknown_exercise", f"There is no exercise {(exercise_slug or '')[:100]!r}.",
+        raise SubmissionRejected("unknown_exercise", T("There is no exercise {slug!r}.", slug=(exercise_slug or '')[:100]),
                                  "exercise")
     course = _course_for(session, user, exercise, course_id)
     filename = _clean_filename(filename)
@@ -65,22 +67,22 @@ def submit(session: Session, user: User, exercise_slug: str, filename: str, data
 def validate_file(filename: str, data: bytes, max_bytes: int) -> None:
     suffix = PurePath(filename).suffix.lower()
     if suffix not in ACCEPTED_SUFFIXES:
-        raise SubmissionRejected("unsupported_type", f"Cannot grade a {suffix or 'extensionless'} file: "
-                                 "submit a .py file or a .ipynb notebook.", "file", 415)
+        raise SubmissionRejected("unsupported_type", T("Cannot grade a {suffix} file: submit a .py file or a "
+                                                       ".ipynb notebook.", suffix=suffix) if suffix else
+                                 N_("Cannot grade an extensionless file: submit a .py file or a .ipynb notebook."),
+                                 "file", 415)
     if len(data) > max_bytes:
-        raise SubmissionRejected("too_large", f"The file is larger than {max_bytes // 1024} KiB.", "file", 413)
+        raise SubmissionRejected("too_large", T("The file is larger than {size} KiB.", size=max_bytes // 1024),
+                                 "file", 413)
     if not data.strip():
-        raise SubmissionRejected("empty_file", "The file is empty.", "file", 422)
+        raise SubmissionRejected("empty_file", N_("The file is empty."), "file", 422)
     try:
         parse_submission(filename, data)
     except SubmissionError as exc:
         message = str(exc)
         code = ("not_utf8" if "UTF-8" in message else "binary_file" if "NUL" in message
                 else "bad_notebook" if suffix == ".ipynb" else "unreadable")
-        sentence = message[:1].upper() + message[1:]
-        if not sentence.endswith((".", "?", "!")):
-            sentence += "."
-        raise SubmissionRejected(code, sentence, "file", 422) from None
+        raise SubmissionRejected(code, as_sentence(exc.text), "file", 422) from None
 
 
 def _storable(text: str | None, limit: int) -> bool:
@@ -100,16 +102,16 @@ def _course_for(session: Session, user: User, exercise, course_id: str | None) -
     if course_id is not None:
         course = session.get(Course, course_id) if _storable(course_id, 64) else None
         if course is None or (not user.is_instructor and course_id not in set(session.scalars(enrolled))):
-            raise SubmissionRejected("unknown_course", f"You are not enrolled in a course {course_id[:64]!r}.",
+            raise SubmissionRejected("unknown_course", T("You are not enrolled in a course {course!r}.", course=course_id[:64]),
                                      "course")
         if not catalog.in_course(session, course_id, exercise):
-            raise SubmissionRejected("unknown_exercise", f"Course {course_id!r} has no exercise "
-                                     f"{exercise.slug!r}.", "exercise")
+            raise SubmissionRejected("unknown_exercise", T("Course {course!r} has no exercise {slug!r}.",
+                                                            course=course_id, slug=exercise.slug), "exercise")
         return course
     for candidate in session.scalars(enrolled.order_by(Enrolment.id)):
         if catalog.in_course(session, candidate, exercise):
             return session.get(Course, candidate)
-    raise SubmissionRejected("unknown_exercise", f"None of your courses has the exercise {exercise.slug!r}.",
+    raise SubmissionRejected("unknown_exercise", T("None of your courses has the exercise {slug!r}.", slug=exercise.slug),
                              "exercise")
 
 

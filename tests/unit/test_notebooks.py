@@ -141,7 +141,7 @@ def test_an_empty_notebook_gives_an_empty_module():
 def test_magic_shell_and_help_lines_do_nothing_and_are_noted(line):
     source, notes = notebook_to_source(notebook(f"import torch\n{line}\ny = 2"))
     assert run(source)["y"] == 2
-    assert notes == ["1 IPython magic, shell (!) or help (?) line(s) were not run."]
+    assert notes == ["1 IPython magic, shell (!) or help (?) line was not run."]
 
 
 def test_magic_lines_inside_a_loop_keep_the_code_compilable():
@@ -188,7 +188,7 @@ def test_display_prints_instead_of_failing(capsys):
 
 def test_notes_count_every_neutralised_line():
     _, notes = notebook_to_source(notebook("!ls\n%pwd", "%%bash\nls", "%%writefile x\ny"))
-    assert notes == ["4 IPython magic, shell (!) or help (?) line(s) were not run."]
+    assert notes == ["4 IPython magic, shell (!) or help (?) lines were not run."]
 
 
 @pytest.mark.parametrize("text", [

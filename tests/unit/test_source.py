@@ -32,7 +32,7 @@ def test_a_notebook_is_turned_into_source_with_notes():
     sub = parse_submission("answer.ipynb", notebook_bytes("import torch", "!pip install torch"))
     assert sub.filename == "answer.ipynb"
     assert "import torch" in sub.source and "get_ipython().system('pip install torch')" in sub.source
-    assert sub.notes == ["1 IPython magic, shell (!) or help (?) line(s) were not run."]
+    assert sub.notes == ["1 IPython magic, shell (!) or help (?) line was not run."]
     compile(sub.source, sub.filename, "exec")
 
 
