@@ -16,15 +16,16 @@ from hypothesis import strategies as st
 
 from grader import specs
 from grader.checks import CheckFailed, check, expect, invariant
+from grader.i18n.text import N_, T, TN
 from grader.strategies import (layouts, mse_step, optimizers, random_tensors, reference_model,
                                sizes, training_setups)
 
-ACCUMULATION_HINT = ("backward() adds to .grad instead of replacing it: without "
-                     "optimizer.zero_grad() every step uses the sum of all gradients so far. "
-                     "Clear the gradients once per step (before backward() or after step()), "
-                     "at every step of every call: a later call may get the model with the "
-                     "gradients your previous call left.")
-FLOAT_HINT = "Append `loss.item()` (a Python float) once per batch, in every epoch."
+ACCUMULATION_HINT = N_("backward() adds to .grad instead of replacing it: without "
+                       "optimizer.zero_grad() every step uses the sum of all gradients so far. "
+                       "Clear the gradients once per step (before backward() or after step()), "
+                       "at every step of every call: a later call may get the model with the "
+                       "gradients your previous call left.")
+FLOAT_HINT = N_("Append `loss.item()` (a Python float) once per batch, in every epoch.")
 MAX_STEPS = 30  # optimizer steps of one call (epochs x batches), at most
 
 
@@ -142,24 +143,26 @@ def complete_calls(got_calls, expected_calls):
             if ref["complete"]]
 
 
-def after_call(session, index):
-    """ "after training" or "after call 2 of 3", for messages."""
-    count = len(session["calls"])
-    return "after training" if count == 1 else f"after call {index + 1} of {count}"
+def several_calls(session):
+    """True for a session of several calls: its messages name the call (" (call 2 of 3)",
+    "after call 2 of 3"); a single call's messages do not."""
+    return len(session["calls"]) > 1
 
 
-def in_call(session, index):
-    """ " (call 2 of 3)" for messages about sessions of several calls."""
-    count = len(session["calls"])
-    return "" if count == 1 else f" (call {index + 1} of {count})"
+def call_params(session, index):
+    """The placeholders ``{call}`` and ``{count}`` of "call 2 of 3", for messages."""
+    return {"call": index + 1, "count": len(session["calls"])}
 
 
 def step_name(session, index, step):
     """ "step 3 of call 2 (epoch 2, batch 1)" for messages."""
     call = session["calls"][index]
     epoch, batch = divmod(step, len(call["batches"]))
-    of_call = "" if len(session["calls"]) == 1 else f" of call {index + 1}"
-    return f"step {step + 1}{of_call} (epoch {epoch + 1}, batch {batch + 1})"
+    if len(session["calls"]) == 1:
+        return T("step {step} (epoch {epoch}, batch {batch})", step=step + 1, epoch=epoch + 1,
+                 batch=batch + 1)
+    return T("step {step} of call {call} (epoch {epoch}, batch {batch})", step=step + 1,
+             call=index + 1, epoch=epoch + 1, batch=batch + 1)
 
 
 def run_session(sub, session):
@@ -168,65 +171,85 @@ def run_session(sub, session):
     expected = reference_session(session)
     got = pending.result()
     expect(isinstance(got, list) and len(got) == len(session["calls"]),
-           "The driver did not report one result per call of train.")
+           N_("The driver did not report one result per call of train."))
     return got, expected
 
 
 # ----------------------------------------------------------------------------- checks
 @invariant(points=1, calls=("run_train",), examples=5, probe=sessions(calls=(1, 2, 3)),
            explicit=[SINGLE_STEP, CONTINUED_RUN],
-           description="Every call returns a list with one Python float per optimizer step "
-                       "(epochs x batches), checked on every call.",
+           description=N_("Every call returns a list with one Python float per optimizer step "
+                          "(epochs x batches), checked on every call."),
            hint=FLOAT_HINT)
 def returns_one_loss_per_step(args, reply):
+    several = several_calls(args)
     for index, (call, got) in enumerate(zip(args["calls"], reply)):
-        where = in_call(args, index)
+        where = call_params(args, index)
         expected = call["epochs"] * len(call["batches"])
         expect(got["container"] == "list",
-               f"train must return a list, not a {got['container']}{where}.")
-        expect(len(got["losses"]) == expected, f"train returned {len(got['losses'])} losses for "
-               f"{call['epochs']} epoch(s) of {len(call['batches'])} batch(es){where}.",
+               T("train must return a list, not a {container} (call {call} of {count}).",
+                 container=got["container"], **where) if several else
+               T("train must return a list, not a {container}.", container=got["container"]))
+        losses = TN("{n} loss", "{n} losses", len(got["losses"]))
+        batches = TN("{n} batch", "{n} batches", len(call["batches"]))
+        expect(len(got["losses"]) == expected,
+               TN("train returned {losses} for {n} epoch of {batches} (call {call} of {count}).",
+                  "train returned {losses} for {n} epochs of {batches} (call {call} of {count}).",
+                  call["epochs"], losses=losses, batches=batches, **where) if several else
+               TN("train returned {losses} for {n} epoch of {batches}.",
+                  "train returned {losses} for {n} epochs of {batches}.",
+                  call["epochs"], losses=losses, batches=batches),
                expected=expected, got=len(got["losses"]))
         for step, (is_float, type_name) in enumerate(zip(got["is_float"], got["types"])):
-            expect(is_float, f"Loss {step}{where} is a {type_name}, not a Python float.",
-                   hint="`loss.item()` turns a one-element tensor into a Python float.")
+            expect(is_float,
+                   T("Loss {step} (call {call} of {count}) is a {type}, not a Python float.",
+                     step=step, type=type_name, **where) if several else
+                   T("Loss {step} is a {type}, not a Python float.", step=step, type=type_name),
+                   hint=N_("`loss.item()` turns a one-element tensor into a Python float."))
 
 
 @check(points=3, examples=12, session=sessions(calls=(1, 2, 3)),
        explicit=[{"session": SINGLE_STEP}, {"session": CONTINUED_RUN}],
-       description="Every recorded loss equals the reference loss of that step, before its update.",
+       description=N_("Every recorded loss equals the reference loss of that step, before its update."),
        hint=ACCUMULATION_HINT)
 def loss_list_matches_reference(sub, session):
     got_calls, expected_calls = run_session(sub, session)
     for index, (call, got) in enumerate(zip(session["calls"], got_calls)):
         losses, steps = got["losses"], call["epochs"] * len(call["batches"])
         expect(losses is not None and len(losses) == steps,
-               f"The number of losses{in_call(session, index)} is not one per step.",
+               T("The number of losses (call {call} of {count}) is not one per step.",
+                 **call_params(session, index)) if several_calls(session) else
+               N_("The number of losses is not one per step."),
                expected=steps, got=None if losses is None else len(losses))
     for index, (got, ref) in enumerate(zip(got_calls, expected_calls)):
         for step, (value, expected) in enumerate(zip(got["losses"], ref["losses"])):
             if value is None or not close(value, expected, rtol=1e-4, atol=1e-6):
-                raise CheckFailed(f"The loss of {step_name(session, index, step)} does not have "
-                                  "the expected value.", expected=expected, got=value)
+                raise CheckFailed(T("The loss of {step} does not have the expected value.",
+                                    step=step_name(session, index, step)),
+                                  expected=expected, got=value)
 
 
 @check(points=3, examples=12, session=sessions(calls=(1, 2, 3)),
        explicit=[{"session": GROUPS_RUN}, {"session": CONTINUED_RUN}],
-       description="After every call, the parameters equal the reference training's.",
+       description=N_("After every call, the parameters equal the reference training's."),
        hint=ACCUMULATION_HINT)
 def parameters_follow_reference(sub, session):
     got_calls, expected_calls = run_session(sub, session)
     for index, got, ref in complete_calls(got_calls, expected_calls):
         for number, (g, r) in enumerate(zip(got["params"], ref["params"])):
             if g.value.shape != r.shape or not close(g.value, r, rtol=1e-4, atol=1e-5):
-                raise CheckFailed(f"Parameter {number} {after_call(session, index)} does not have "
-                                  "the expected value.", expected=r, got=g)
+                raise CheckFailed(
+                    T("Parameter {number} after call {call} of {count} does not have the expected "
+                      "value.", number=number, **call_params(session, index))
+                    if several_calls(session) else
+                    T("Parameter {number} after training does not have the expected value.",
+                      number=number), expected=r, got=g)
 
 
 @check(points=3, examples=12, session=sessions(calls=(1, 2, 3)),
        explicit=[{"session": CONTINUED_RUN}],
-       description="After every call, each .grad is cleared or holds the last batch's gradient "
-                   "alone.",
+       description=N_("After every call, each .grad is cleared or holds the last batch's gradient "
+                      "alone."),
        hint=ACCUMULATION_HINT)
 def final_grads_are_last_batch_only(sub, session):
     got_calls, expected_calls = run_session(sub, session)
@@ -236,9 +259,14 @@ def final_grads_are_last_batch_only(sub, session):
             if grad is None or not bool(grad.value.any()):
                 continue  # cleared after the last step: fine
             if grad.value.shape != r.shape or not close(grad.value, r, rtol=1e-4, atol=1e-5):
-                raise CheckFailed(f"The gradient of parameter {number} "
-                                  f"{after_call(session, index)} is neither cleared nor the last "
-                                  "batch's own gradient.", expected=r, got=grad.value)
+                raise CheckFailed(
+                    T("The gradient of parameter {number} after call {call} of {count} is neither "
+                      "cleared nor the last batch's own gradient.", number=number,
+                      **call_params(session, index))
+                    if several_calls(session) else
+                    T("The gradient of parameter {number} after training is neither cleared nor "
+                      "the last batch's own gradient.", number=number),
+                    expected=r, got=grad.value)
 
 
 def close(got, expected, *, rtol, atol):

@@ -29,6 +29,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, rule, run_sta
 
 from grader.checks import CheckFailed, check, invariant
 from grader.engine.runner import example_key, hypothesis_settings
+from grader.i18n.text import N_, T
 
 from .compare import Diverged, Unreadable, step_rows, zero_grad_rows
 from .hints import (BIAS_HINT, DECAY_HINT, FIRST_STEP_HINT, NONE_GRAD_ERROR_HINT, SKIP_HINT,
@@ -177,8 +178,8 @@ def one_step(sub, problem, hint):
 
 
 # ----------------------------------------------------------------------------- invariants' help
-def _where(actions, origin, kind, argument):
-    return after_text(kind, argument, origin, actions[0][1])
+def _where(actions, origin, kind, argument, initial=False):
+    return after_text(kind, argument, origin, actions[0][1], initial=initial)
 
 
 def _fail(message, actions, origin, hint):
@@ -189,25 +190,25 @@ def _rows(read, actions, reply):
     try:
         return read(actions, reply)
     except (Unreadable, TypeError, KeyError, IndexError, AttributeError, RuntimeError, ValueError):
-        raise CheckFailed("What your optimizer left after these steps could not be read back.",
+        raise CheckFailed(N_("What your optimizer left after these steps could not be read back."),
                           example={"steps": steps_text(actions)}) from None
 
 
 # ----------------------------------------------------------------------------- checks
 @check(points=2, examples=20, problem=first_steps(), explicit=FIRST_STEP_BOUNDARIES,
-       description="One backward pass and one step() give the parameters of torch.optim.Adam, "
-                   "for any lr, betas and eps (or the defaults), parameter groups, transposed or "
-                   "strided parameters and tiny gradients.",
+       description=N_("One backward pass and one step() give the parameters of torch.optim.Adam, "
+                      "for any lr, betas and eps (or the defaults), parameter groups, transposed or "
+                      "strided parameters and tiny gradients."),
        hint=FIRST_STEP_HINT)
 def first_step_matches_torch_adam(sub, problem):
     one_step(sub, problem, FIRST_STEP_HINT)
 
 
 @check(points=3,
-       description="Over runs of up to 10 actions (backward passes that accumulate, step(), "
-                   "zero_grad(), gradients set to None, loops of up to 25 updates), the "
-                   "parameters match torch.optim.Adam after every step(), for any "
-                   "hyperparameters, groups, layouts and tiny gradients.",
+       description=N_("Over runs of up to 10 actions (backward passes that accumulate, step(), "
+                      "zero_grad(), gradients set to None, loops of up to 25 updates), the "
+                      "parameters match torch.optim.Adam after every step(), for any "
+                      "hyperparameters, groups, layouts and tiny gradients."),
        hint=BIAS_HINT)
 def matches_torch_adam_over_many_steps(sub):
     run_machine(ManyStepsMachine, sub, 7, explicit=explicit_runs())
@@ -216,8 +217,8 @@ def matches_torch_adam_over_many_steps(sub):
 
 @invariant(points=2, calls=("run_actions",), probe=probe_runs(SkipProbe, 8), examples=5,
            explicit=[SKIP_EXPLICIT],
-           description="On every step() of every run, a parameter whose .grad is None is left "
-                       "exactly as it was (same values, .grad still None).",
+           description=N_("On every step() of every run, a parameter whose .grad is None is left "
+                          "exactly as it was (same values, .grad still None)."),
            hint=SKIPPED_HINT, error_hints={"NoneType": NONE_GRAD_ERROR_HINT})
 def skips_parameters_without_grad(args, reply):
     actions = actions_of(args)
@@ -228,40 +229,44 @@ def skips_parameters_without_grad(args, reply):
                 continue
             where = _where(actions, origin, "step", None)
             if not torch.equal(row["values"][index], before[index]):
-                _fail(f"p{index}.grad was None, but p{index} changed {where}: a parameter without "
-                      "a gradient must be skipped.", actions, origin, SKIPPED_HINT)
-            if row["grads_changed"][index] is not False:
-                _fail(f"p{index}.grad was None before `opt.step()` and is no longer None {where}.",
+                _fail(T("p{index}.grad was None, but p{index} changed {where}: a parameter without "
+                        "a gradient must be skipped.", index=index, where=where),
                       actions, origin, SKIPPED_HINT)
+            if row["grads_changed"][index] is not False:
+                _fail(T("p{index}.grad was None before `opt.step()` and is no longer None {where}.",
+                        index=index, where=where), actions, origin, SKIPPED_HINT)
         before = row["values"]
 
 
 @invariant(points=1, calls=("run_actions",), probe=probe_runs(ZeroGradProbe, 10), examples=5,
            explicit=[ZERO_GRAD_EXPLICIT],
-           description="On every zero_grad() of every run: zero_grad() and zero_grad(set_to_none=True) "
-                       "set .grad to None; zero_grad(set_to_none=False) fills it with zeros; None "
-                       "stays None.",
+           description=N_("On every zero_grad() of every run: zero_grad() and zero_grad(set_to_none=True) "
+                          "set .grad to None; zero_grad(set_to_none=False) fills it with zeros; None "
+                          "stays None."),
            hint=ZERO_GRAD_HINT, error_hints={"NoneType": ZERO_GRAD_HINT})
 def zero_grad_sets_to_none_or_zero(args, reply):
     actions = actions_of(args)
     for origin, mode, row in _rows(zero_grad_rows, actions, reply):
         where = _where(actions, origin, "zero_grad", mode)
+        initial = _where(actions, origin, "zero_grad", mode, initial=True)
         for index, (had_none, none) in enumerate(zip(row["none_before"], row["none"])):
             if mode is not False:
                 if none is not True:
-                    _fail(f"{where.capitalize()}, p{index}.grad should be None, but it is a tensor.",
-                          actions, origin, ZERO_GRAD_HINT)
+                    _fail(T("{where}, p{index}.grad should be None, but it is a tensor.",
+                            where=initial, index=index), actions, origin, ZERO_GRAD_HINT)
             elif had_none is True and none is not True:
-                _fail(f"p{index}.grad was None, and {where} it is a tensor: it should stay None.",
-                      actions, origin, ZERO_GRAD_HINT)
+                _fail(T("p{index}.grad was None, and {where} it is a tensor: it should stay None.",
+                        index=index, where=where), actions, origin, ZERO_GRAD_HINT)
             elif had_none is not True and (none is not False or bool(row["grads"][index].ne(0).any())):
-                _fail(f"{where.capitalize()}, p{index}.grad should be a tensor of zeros, but it is "
-                      f"{'None' if none is True else 'not all zeros'}.", actions, origin, ZERO_GRAD_HINT)
+                _fail(T("{where}, p{index}.grad should be a tensor of zeros, but it is None.",
+                        where=initial, index=index) if none is True else
+                      T("{where}, p{index}.grad should be a tensor of zeros, but it is not all zeros.",
+                        where=initial, index=index), actions, origin, ZERO_GRAD_HINT)
 
 
 @check(points=1, examples=10, problem=first_steps(decay=True), explicit=DECAY_BOUNDARIES,
-       description="With weight_decay > 0 (also per parameter group), one step() matches "
-                   "torch.optim.Adam (L2 penalty added to the gradient) and leaves .grad unchanged.",
+       description=N_("With weight_decay > 0 (also per parameter group), one step() matches "
+                      "torch.optim.Adam (L2 penalty added to the gradient) and leaves .grad unchanged."),
        hint=DECAY_HINT)
 def applies_weight_decay_like_torch(sub, problem):
     one_step(sub, problem, DECAY_HINT)

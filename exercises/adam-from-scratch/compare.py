@@ -16,6 +16,7 @@ import math
 import torch
 
 from grader.checks import CheckFailed
+from grader.i18n.text import N_, T
 from grader.sandbox.client import StudentError
 from grader.sandbox.wire import WireTensor
 
@@ -49,7 +50,7 @@ class Unreadable(Exception):
 
 
 def unreadable(actions):
-    return Diverged("What your optimizer left after these steps could not be read back.",
+    return Diverged(N_("What your optimizer left after these steps could not be read back."),
                     actions, "contract")
 
 
@@ -112,35 +113,40 @@ def compare_step(actions, origin, row, expected, before, hint):
     done = prefix(actions, origin)
     expected_values = expected.values
     where = after_text("step", None, origin, actions[0][1])
+    initial = after_text("step", None, origin, actions[0][1], initial=True)
     for index, value in enumerate(expected_values):
         shape, dtype = tuple(row["shapes"][index]), row["dtypes"][index]
         if shape != tuple(value.shape) or dtype != "float32":
-            raise Diverged(f"{where.capitalize()}, p{index} has shape {shape} and dtype {dtype}; it "
-                           f"must keep shape {tuple(value.shape)} and dtype float32.", done, "leaf",
-                           hint=LEAF_HINT)
+            raise Diverged(T("{where}, p{index} has shape {shape} and dtype {dtype}; it must keep shape "
+                             "{expected_shape} and dtype float32.", where=initial, index=index,
+                             shape=shape, dtype=dtype, expected_shape=tuple(value.shape)),
+                           done, "leaf", hint=LEAF_HINT)
         if not (row["leaf"][index] is True and row["requires_grad"][index] is True):
-            raise Diverged(f"{where.capitalize()}, p{index} is no longer a leaf tensor that requires "
-                           "grad.", done, "leaf", hint=LEAF_HINT)
+            raise Diverged(T("{where}, p{index} is no longer a leaf tensor that requires grad.",
+                             where=initial, index=index), done, "leaf", hint=LEAF_HINT)
     for index, (had_none, changed) in enumerate(zip(row["none_before"], row["grads_changed"])):
         if had_none is False and changed is not False:
-            raise Diverged(f"`opt.step()` changed p{index}.grad ({where}): step() must read the "
-                           "gradients, not modify them.", done, "grads_changed", hint=GRAD_CHANGED_HINT)
+            raise Diverged(T("`opt.step()` changed p{index}.grad ({where}): step() must read the "
+                             "gradients, not modify them.", index=index, where=where),
+                           done, "grads_changed", hint=GRAD_CHANGED_HINT)
     for index, (got, value, slack) in enumerate(zip(row["values"], expected_values, expected.slack)):
         if not close(got, value, slack):
             stuck = bool(torch.equal(got, before[index])) and not close(value, before[index], slack)
-            raise Diverged(f"At the end of the steps shown below ({where}), p{index} does not match "
-                           "torch.optim.Adam" + (": this step left it unchanged." if stuck else "."),
-                           done, "params", expected=value, got=got, hint=hint,
+            message = (T("At the end of the steps shown below ({where}), p{index} does not match "
+                         "torch.optim.Adam: this step left it unchanged.", where=where, index=index)
+                       if stuck else
+                       T("At the end of the steps shown below ({where}), p{index} does not match "
+                         "torch.optim.Adam.", where=where, index=index))
+            raise Diverged(message, done, "params", expected=value, got=got, hint=hint,
                            observed=row["values"], stuck=stuck, param=index)
 
 
 def student_failure(exc, actions, hint, none_hint=NONE_GRAD_ERROR_HINT):
     """The student's code raised (or broke the contract) during ``actions``: fail with the steps."""
     if isinstance(exc, StudentError):
-        message = f"Your code raised {exc.type_name}: {exc.message}"
-        if exc.traceback:
-            message += f"\n{exc.traceback}"
         text = f"{exc.type_name}: {exc.message}"
+        message = (T("Your code raised {error}\n{traceback}", error=text, traceback=exc.traceback)
+                   if exc.traceback else T("Your code raised {error}", error=text))
         if "NoneType" in text:
             hint = none_hint
         elif "ZeroDivisionError" in text:

@@ -17,7 +17,7 @@ small optimizer step. If the student's code raises, ``run_progress`` tells where
 
 import torch
 
-from grader.sandbox.driver_kit import ContractViolation
+from grader.sandbox.driver_kit import N_, ContractViolation
 from grader.specs import make_leaf
 
 OPTIONS = ("lr", "betas", "eps", "weight_decay")
@@ -150,7 +150,7 @@ def run_actions(student, params, hyper, actions, groups=None, layouts=None, scal
                 elif what == "zero":
                     p.grad = torch.zeros_like(p)
         else:
-            raise ContractViolation(f"unknown action {kind!r}")
+            raise ContractViolation(N_("unknown action {kind!r}.").format(kind=kind))
     return recorder.report()
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from grader.i18n.text import T
+
 
 def _tensor(value, layout="contiguous", requires_grad=False):
     """Code that builds ``value`` in ``layout`` (the layouts of :func:`grader.specs.make_leaf`)."""
@@ -84,7 +86,17 @@ def steps_text(actions):
     return "\n".join(action_text(a, setup) for a in actions)
 
 
-def after_text(kind, argument, origin, setup):
-    """"after `opt.step()`" (" in iteration 3 of the loop"): where a primitive action happened."""
+def after_text(kind, argument, origin, setup, initial=False):
+    """"after `opt.step()`" (" in iteration 3 of the loop"): where a primitive action happened.
+    ``initial``: the phrase that begins a sentence ("After ...")."""
     code = "opt.step()" if kind == "step" else action_text((kind, argument), setup).splitlines()[0]
-    return f"after `{code}`" + (f" in iteration {origin[1]} of the loop" if origin[1] else "")
+    if initial:
+        # These messages have always shown the phrase through str.capitalize(), which also
+        # lowercases the code (`opt.zero_grad(set_to_none=false)`): kept so, byte for byte.
+        code = code.lower()
+        if origin[1]:
+            return T("After `{code}` in iteration {iteration} of the loop", code=code, iteration=origin[1])
+        return T("After `{code}`", code=code)
+    if origin[1]:
+        return T("after `{code}` in iteration {iteration} of the loop", code=code, iteration=origin[1])
+    return T("after `{code}`", code=code)

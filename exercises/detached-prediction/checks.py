@@ -16,21 +16,22 @@ from hypothesis import strategies as st
 
 from grader import specs
 from grader.checks import CheckFailed, check, expect, expect_close, invariant
+from grader.i18n.text import N_, T
 from grader.strategies import (layouts, mse_step, optimizers, random_tensors, reference_model,
                                training_setups)
 
-DETACH_HINT = ("A detached prediction (or one computed under torch.no_grad()) is cut off from "
-               "the model: backward() cannot reach the parameters, so their .grad stays None and "
-               "optimizer.step() changes nothing. Compute the loss from `model(x)` itself.")
-LEFTOVER_HINT = ("backward() adds to .grad. Gradients the model arrives with (before the first "
-                 "call or any later one) are added to this batch's gradient unless you clear the "
-                 "gradients of every parameter, e.g. with optimizer.zero_grad(), before "
-                 "backward().")
-STATE_HINT = ("The optimizer keeps state between calls (momentum buffers, Adam's averages): use "
-              "the optimizer you are given at each call, as it is, and clear gradients before "
-              "every backward().")
-FLOAT_HINT = ("Compute the loss once, before optimizer.step(), and return `loss.item()` "
-              "(a Python float) on every call.")
+DETACH_HINT = N_("A detached prediction (or one computed under torch.no_grad()) is cut off from "
+                 "the model: backward() cannot reach the parameters, so their .grad stays None and "
+                 "optimizer.step() changes nothing. Compute the loss from `model(x)` itself.")
+LEFTOVER_HINT = N_("backward() adds to .grad. Gradients the model arrives with (before the first "
+                   "call or any later one) are added to this batch's gradient unless you clear the "
+                   "gradients of every parameter, e.g. with optimizer.zero_grad(), before "
+                   "backward().")
+STATE_HINT = N_("The optimizer keeps state between calls (momentum buffers, Adam's averages): use "
+                "the optimizer you are given at each call, as it is, and clear gradients before "
+                "every backward().")
+FLOAT_HINT = N_("Compute the loss once, before optimizer.step(), and return `loss.item()` "
+                "(a Python float) on every call.")
 
 ACTIVATION_FUNCTIONS = {"tanh": torch.tanh, "relu": torch.relu, "sigmoid": torch.sigmoid}
 
@@ -142,32 +143,40 @@ def mse_of(layers, params, x, y):
 
 
 def describe_step(session, index):
-    """ "after call 2 of 3 (leftover gradients arrived before it)" for messages."""
+    """ "after call 2 of 3 (leftover gradients arrived before it)" for messages; None for a
+    session of one call without leftover gradients (its messages name no call)."""
     steps = session["steps"]
     if len(steps) == 1 and steps[0].get("grads") is None:
-        return ""
-    notes = []
-    if steps[index].get("grads") is not None:
-        notes.append("leftover gradients arrived before it")
+        return None
+    where = {"call": index + 1, "count": len(steps)}
+    leftovers = steps[index].get("grads") is not None
     if steps[index].get("optimizer") is not None:
-        notes.append("a new optimizer was handed over before it")
-    return f" after call {index + 1} of {len(steps)}" + (f" ({', '.join(notes)})" if notes else "")
+        if leftovers:
+            return T("after call {call} of {count} (leftover gradients arrived before it, a new "
+                     "optimizer was handed over before it)", **where)
+        return T("after call {call} of {count} (a new optimizer was handed over before it)", **where)
+    if leftovers:
+        return T("after call {call} of {count} (leftover gradients arrived before it)", **where)
+    return T("after call {call} of {count}", **where)
 
 
 def compare_parameters(got_steps, ref_steps, session, hint):
     """Every call's parameters against the reference's (as far as the reference is sound)."""
     expect(isinstance(got_steps, list) and len(got_steps) == len(session["steps"]),
-           "The driver did not report one result per call.")
+           N_("The driver did not report one result per call."))
     before_got, before_ref = list(session["params"]), list(session["params"])
     for index, (got, ref) in enumerate(zip(got_steps, ref_steps)):
         where = describe_step(session, index)
         values = [g.value for g in got["params"]]
         if all(torch.equal(v, b) for v, b in zip(values, before_got)) and \
                 not all(torch.equal(r, b) for r, b in zip(ref["params"], before_ref)):
-            raise CheckFailed(f"The parameters did not change{where}.", expected=ref["params"][0],
-                              got=got["params"][0].value, hint=DETACH_HINT)
+            raise CheckFailed(N_("The parameters did not change.") if where is None else
+                              T("The parameters did not change {where}.", where=where),
+                              expected=ref["params"][0], got=got["params"][0].value, hint=DETACH_HINT)
         for number, (g, r) in enumerate(zip(got["params"], ref["params"])):
-            expect_close(f"Parameter {number}{where}", g, r, rtol=1e-4, atol=1e-5, hint=hint)
+            what = (T("Parameter {number}", number=number) if where is None else
+                    T("Parameter {number} {where}", number=number, where=where))
+            expect_close(what, g, r, rtol=1e-4, atol=1e-5, hint=hint)
         before_got, before_ref = values, ref["params"]
 
 
@@ -181,8 +190,8 @@ def follows_reference(sub, session, hint):
 @invariant(points=2, calls=("run_train_step",), examples=5,
            probe=sessions(calls=(1, 3, 3), leftovers=True),
            explicit=[session_of(LINEAR_1_1, {"name": "sgd", "lr": 0.1}, [1, 2])],
-           description="Every call returns a Python float: the MSE of the batch, computed before "
-                       "the update (checked on every call).",
+           description=N_("Every call returns a Python float: the MSE of the batch, computed before "
+                          "the update (checked on every call)."),
            hint=FLOAT_HINT)
 def returns_loss_before_update(args, reply):
     """The loss each call returned is a float equal to the MSE at the parameters the model
@@ -191,12 +200,16 @@ def returns_loss_before_update(args, reply):
     before = list(args["params"])
     for index, (step, got) in enumerate(zip(args["steps"], reply)):
         where = describe_step(args, index)
-        expect(got["is_float"], f"train_step returned a {got['type']}{where}, not a Python float.",
+        expect(got["is_float"],
+               T("train_step returned a {type}, not a Python float.", type=got["type"]) if where is None
+               else T("train_step returned a {type} {where}, not a Python float.", type=got["type"],
+                      where=where),
                hint=FLOAT_HINT)
         expected = mse_of(args["layers"], before, step["x"], step["y"])
         if torch.isfinite(torch.tensor(expected)):
-            expect_close(f"The returned loss{where}", got["loss"], expected, rtol=1e-5, atol=1e-6,
-                         hint=FLOAT_HINT)
+            what = (T("The returned loss") if where is None else
+                    T("The returned loss {where}", where=where))
+            expect_close(what, got["loss"], expected, rtol=1e-5, atol=1e-6, hint=FLOAT_HINT)
         before = [g.value for g in got["params"]]
         if [(tuple(p.shape), p.dtype) for p in before] != [(s, torch.float32) for s in shapes]:
             return  # the parameters were replaced or converted: the update checks report that
@@ -205,7 +218,7 @@ def returns_loss_before_update(args, reply):
 @check(points=4, examples=16, graph=True, session=sessions(),
        explicit=[{"session": session_of(LINEAR_1_1, {"name": "sgd", "lr": 0.1}, [1])},
                  {"session": session_of(MLP, ADAM_GROUPS, [64], layout="transposed")}],
-       description="One call makes exactly one optimizer step on this batch's MSE gradient.",
+       description=N_("One call makes exactly one optimizer step on this batch's MSE gradient."),
        hint=DETACH_HINT)
 def updates_parameters_like_reference(sub, session):
     follows_reference(sub, session, DETACH_HINT)
@@ -216,8 +229,8 @@ def updates_parameters_like_reference(sub, session):
                                         [(2, {"grads": True})])},
                  {"session": session_of(MLP, NESTEROV, [(3, {"grads": True}), 2,
                                                         (1, {"grads": True})], layout="strided")}],
-       description="Gradients the model arrives with, before the first call or a later one, do "
-                   "not leak into the update.",
+       description=N_("Gradients the model arrives with, before the first call or a later one, do "
+                      "not leak into the update."),
        hint=LEFTOVER_HINT)
 def ignores_leftover_gradients(sub, session):
     follows_reference(sub, session, LEFTOVER_HINT)
@@ -227,8 +240,8 @@ def ignores_leftover_gradients(sub, session):
        explicit=[{"session": session_of(MLP, {**ADAM_GROUPS, "amsgrad": False}, [4, 1, 2])},
                  {"session": session_of(LINEAR_1_1, {"name": "sgd", "lr": 0.1, "momentum": 0.9},
                                         [2, 2, (2, {"optimizer": ADAM}), 2])}],
-       description="Many calls with the same model and optimizer (or a new optimizer handed over "
-                   "mid-way) follow the reference training after every call.",
+       description=N_("Many calls with the same model and optimizer (or a new optimizer handed over "
+                      "mid-way) follow the reference training after every call."),
        hint=STATE_HINT)
 def trains_over_several_steps(sub, session):
     follows_reference(sub, session, STATE_HINT)

@@ -24,41 +24,42 @@ from hypothesis import strategies as st
 
 from grader import specs
 from grader.checks import CheckFailed, check, expect, expect_close, fmt, invariant
+from grader.i18n.text import N_, T, TN
 from grader.strategies import architectures, optimizers, random_tensors, sizes
 
-SCALE_HINT = ("backward() adds up the gradients of the micro-batches; each micro-batch's mean "
-              "loss must be scaled by its share of the full batch (len(x) / total rows), "
-              "otherwise the step is k times too large.")
-COUNT_HINT = ("Dividing every micro-batch's loss by the number of micro-batches is right only "
-              "when they all have the same size: weight each one by its share of the rows, "
-              "len(x) / total rows.")
-LAST_ONLY_HINT = ("Only the last micro-batch's gradient reached the step: zero_grad() inside "
-                  "the loop throws the earlier micro-batches' gradients away. Clear the gradients "
-                  "once, before the loop.")
-STEP_EACH_HINT = ("optimizer.step() ran once per micro-batch: accumulate the gradients of all "
-                  "the micro-batches first, then call optimizer.step() once, after the loop.")
-SUM_HINT = ("Your update matches the summed squared error: the loss is the mean over every "
-            "element of the full batch, so the gradient is that of F.mse_loss with mean reduction.")
-LEFTOVER_HINT = ("The parameters arrived with leftover gradients in .grad, and backward() added "
-                 "the micro-batches' gradients to them: clear every parameter's gradient "
-                 "(optimizer.zero_grad()) before the first backward(), not only after the step.")
-LOOP_HINT = ("accumulated_step is called again and again on the same model and optimizer, and "
-             "the loop never clears the gradients: whatever .grad holds when your function starts "
-             "(the previous call's gradients, or another backward()) must not reach the step. "
-             "Clear the gradients at the start of every call, and keep nothing from one call to "
-             "the next.")
-LOSS_HINT = ("Return the mean squared error of the whole batch, before the update: the sum of "
-             "the micro-batch losses weighted by len(x) / total rows, not their plain average "
-             "and not the last one.")
-LAST_LOSS_HINT = ("You returned the loss of the last micro-batch only: return the loss of the "
-                  "whole batch, the micro-batch losses weighted by len(x) / total rows and added up.")
-AVERAGE_LOSS_HINT = ("You returned the plain average of the micro-batch losses, which gives a "
-                     "small micro-batch as much weight as a large one: weight each loss by "
-                     "len(x) / total rows.")
-SUM_LOSS_HINT = ("You returned a sum: the loss is the mean squared error over every element of "
-                 "the whole batch, the micro-batch means weighted by len(x) / total rows.")
-PLAIN_HINT = ("With a single micro-batch, accumulated_step is a plain training step: "
-              "zero_grad(), F.mse_loss(model(x), y), backward(), step().")
+SCALE_HINT = N_("backward() adds up the gradients of the micro-batches; each micro-batch's mean "
+                "loss must be scaled by its share of the full batch (len(x) / total rows), "
+                "otherwise the step is k times too large.")
+COUNT_HINT = N_("Dividing every micro-batch's loss by the number of micro-batches is right only "
+                "when they all have the same size: weight each one by its share of the rows, "
+                "len(x) / total rows.")
+LAST_ONLY_HINT = N_("Only the last micro-batch's gradient reached the step: zero_grad() inside "
+                    "the loop throws the earlier micro-batches' gradients away. Clear the gradients "
+                    "once, before the loop.")
+STEP_EACH_HINT = N_("optimizer.step() ran once per micro-batch: accumulate the gradients of all "
+                    "the micro-batches first, then call optimizer.step() once, after the loop.")
+SUM_HINT = N_("Your update matches the summed squared error: the loss is the mean over every "
+              "element of the full batch, so the gradient is that of F.mse_loss with mean reduction.")
+LEFTOVER_HINT = N_("The parameters arrived with leftover gradients in .grad, and backward() added "
+                   "the micro-batches' gradients to them: clear every parameter's gradient "
+                   "(optimizer.zero_grad()) before the first backward(), not only after the step.")
+LOOP_HINT = N_("accumulated_step is called again and again on the same model and optimizer, and "
+               "the loop never clears the gradients: whatever .grad holds when your function starts "
+               "(the previous call's gradients, or another backward()) must not reach the step. "
+               "Clear the gradients at the start of every call, and keep nothing from one call to "
+               "the next.")
+LOSS_HINT = N_("Return the mean squared error of the whole batch, before the update: the sum of "
+               "the micro-batch losses weighted by len(x) / total rows, not their plain average "
+               "and not the last one.")
+LAST_LOSS_HINT = N_("You returned the loss of the last micro-batch only: return the loss of the "
+                    "whole batch, the micro-batch losses weighted by len(x) / total rows and added up.")
+AVERAGE_LOSS_HINT = N_("You returned the plain average of the micro-batch losses, which gives a "
+                       "small micro-batch as much weight as a large one: weight each loss by "
+                       "len(x) / total rows.")
+SUM_LOSS_HINT = N_("You returned a sum: the loss is the mean squared error over every element of "
+                   "the whole batch, the micro-batch means weighted by len(x) / total rows.")
+PLAIN_HINT = N_("With a single micro-batch, accumulated_step is a plain training step: "
+                "zero_grad(), F.mse_loss(model(x), y), backward(), step().")
 
 
 # ----------------------------------------------------------------------------- problems
@@ -340,15 +341,25 @@ def diagnose(setup, got_params, expected, steps=1):
     return None
 
 
-def expect_parameters(got_params, expected, before, hint, where=""):
-    """Every parameter matches the full-batch step; the message names the first that does not."""
+def expect_parameters(got_params, expected, before, hint, call=None):
+    """Every parameter matches the full-batch step; the message names the first that does not.
+    ``call``: ``(number, count)`` of the call in a training loop, for the message."""
     for number, (g, r, start) in enumerate(zip(got_params, expected, before)):
         if g.shape == r.shape and torch.allclose(g.double(), r.double(), rtol=1e-4, atol=1e-5):
             continue
-        moved = f"it moved by {fmt(g - start)}" if g.shape == start.shape else "its shape changed"
-        raise CheckFailed(f"{where}Parameter {number} does not match one step on the full batch: "
-                          f"{moved}, and the full-batch step moves it by {fmt(r - start)}.",
-                          expected=r, got=g, hint=hint)
+        moved = (T("it moved by {delta}", delta=fmt(g - start)) if g.shape == start.shape
+                 else T("its shape changed"))
+        if call is None:
+            message = T("Parameter {number} does not match one step on the full batch: {moved}, and "
+                        "the full-batch step moves it by {delta}.", number=number, moved=moved,
+                        delta=fmt(r - start))
+        else:
+            message = T("After call {call} of {count} (same model and optimizer, gradients never "
+                        "cleared by the loop): Parameter {number} does not match one step on the "
+                        "full batch: {moved}, and the full-batch step moves it by {delta}.",
+                        call=call[0], count=call[1], number=number, moved=moved,
+                        delta=fmt(r - start))
+        raise CheckFailed(message, expected=r, got=g, hint=hint)
 
 
 def compare_update(sub, setup, hint):
@@ -359,9 +370,10 @@ def compare_update(sub, setup, hint):
     if not all_finite(expected) or params_close(got_params, expected):
         return  # a diverging reference (e.g. lr 3 in a second group) judges nothing
     if all(torch.equal(g, p) for g, p in zip(got_params, setup["params"])):
-        raise CheckFailed("The parameters did not change: no optimizer step was applied.",
+        raise CheckFailed(N_("The parameters did not change: no optimizer step was applied."),
                           expected=expected[0], got=got_params[0],
-                          hint="Call optimizer.step() once, after backward() has run on every micro-batch.")
+                          hint=N_("Call optimizer.step() once, after backward() has run on every "
+                                  "micro-batch."))
     hint = diagnose(setup, got_params, expected, got["steps"]) or hint
     expect_parameters(got_params, expected, setup["params"], hint)
 
@@ -386,34 +398,44 @@ INVARIANT_SHRINK_CALLS = 6  # their own probes: every other check's calls are wa
 
 @invariant(points=2, calls=WATCHED, probe=setups(any_sizes()), examples=3,
            explicit=[ONE_ROW_LEFTOVER], shrink_calls=INVARIANT_SHRINK_CALLS,
-           description="Returns the mean squared error of the full batch, computed before the "
-                       "update (checked on every call).",
+           description=N_("Returns the mean squared error of the full batch, computed before the "
+                          "update (checked on every call)."),
            hint=LOSS_HINT)
 def returns_full_batch_loss(args, reply):
     for number, (problem, report) in enumerate(call_problems(args, reply)):
         expected = full_batch_loss(problem["layers"], problem["params"], problem["micro_batches"])
         if not math.isfinite(expected) or loss_close(report["loss"], expected):
             continue  # a diverged model's loss judges nothing
-        where = f"In call {number + 1} of the training loop, the" if "calls" in args else "The"
-        expect_close(f"{where} returned loss", report["loss"], expected, rtol=1e-5, atol=1e-6,
+        what = (T("In call {call} of the training loop, the returned loss", call=number + 1)
+                if "calls" in args else T("The returned loss"))
+        expect_close(what, report["loss"], expected, rtol=1e-5, atol=1e-6,
                      hint=loss_hint(problem, report, LOSS_HINT))
 
 
 @invariant(points=2, calls=WATCHED, probe=setups(any_sizes(min_count=2)), examples=3,
            shrink_calls=INVARIANT_SHRINK_CALLS,
-           description="Calls optimizer.step() exactly once per call, whatever the number of "
-                       "micro-batches (checked on every call).",
+           description=N_("Calls optimizer.step() exactly once per call, whatever the number of "
+                          "micro-batches (checked on every call)."),
            hint=STEP_EACH_HINT)
 def steps_exactly_once(args, reply):
     for number, (problem, report) in enumerate(call_problems(args, reply)):
         steps = report["steps"]
-        where = f" in call {number + 1} of the training loop" if "calls" in args else ""
-        expect(steps != 0, f"optimizer.step() was never called{where} on the optimizer you were given.",
+        in_loop = "calls" in args
+        expect(steps != 0,
+               T("optimizer.step() was never called in call {call} of the training loop on the "
+                 "optimizer you were given.", call=number + 1) if in_loop else
+               N_("optimizer.step() was never called on the optimizer you were given."),
                expected=1, got=steps,
-               hint="Use the optimizer you are given, and call its step() once, after the loop.")
-        expect(steps == 1, f"optimizer.step() was called {steps} times{where} for "
-               f"{len(problem['micro_batches'])} micro-batches.", expected=1, got=steps,
-               hint=STEP_EACH_HINT)
+               hint=N_("Use the optimizer you are given, and call its step() once, after the loop."))
+        times, count = TN("{n} time", "{n} times", steps), len(problem["micro_batches"])
+        expect(steps == 1,
+               TN("optimizer.step() was called {times} in call {call} of the training loop for "
+                  "{n} micro-batch.",
+                  "optimizer.step() was called {times} in call {call} of the training loop for "
+                  "{n} micro-batches.", count, times=times, call=number + 1) if in_loop else
+               TN("optimizer.step() was called {times} for {n} micro-batch.",
+                  "optimizer.step() was called {times} for {n} micro-batches.", count, times=times),
+               expected=1, got=steps, hint=STEP_EACH_HINT)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -424,7 +446,7 @@ SHRINK_CALLS, LOOP_SHRINK_CALLS = 8, 4
 
 @check(points=2, examples=10, setup=setups(equal_sizes()), explicit=[{"setup": TWO_ROWS_LEFTOVER}],
        shrink_calls=SHRINK_CALLS,
-       description="With micro-batches of equal sizes, the update equals one step on the full batch.",
+       description=N_("With micro-batches of equal sizes, the update equals one step on the full batch."),
        hint=SCALE_HINT)
 def update_matches_full_batch_step(sub, setup):
     compare_update(sub, setup, SCALE_HINT)
@@ -432,7 +454,8 @@ def update_matches_full_batch_step(sub, setup):
 
 @check(points=2, examples=10, setup=setups(unequal_sizes()), shrink_calls=SHRINK_CALLS,
        explicit=[{"setup": UNEQUAL_LEFTOVER}, {"setup": EIGHT_MICRO_BATCHES}],
-       description="With micro-batches of different sizes, the update equals one step on the full batch.",
+       description=N_("With micro-batches of different sizes, the update equals one step on the full "
+                      "batch."),
        hint=COUNT_HINT)
 def weights_unequal_micro_batches(sub, setup):
     compare_update(sub, setup, COUNT_HINT)
@@ -440,7 +463,7 @@ def weights_unequal_micro_batches(sub, setup):
 
 @check(points=1, examples=8, setup=setups(ROWS.map(lambda rows: [rows])), shrink_calls=SHRINK_CALLS,
        explicit=[{"setup": ONE_ROW_LEFTOVER}],
-       description="With a single micro-batch, the call is a plain training step.",
+       description=N_("With a single micro-batch, the call is a plain training step."),
        hint=PLAIN_HINT)
 def single_micro_batch_is_a_plain_step(sub, setup):
     pending = sub.start("run_accumulated_step", **setup)
@@ -455,25 +478,23 @@ def single_micro_batch_is_a_plain_step(sub, setup):
 
 @check(points=1, examples=6, loop=training_loops(), shrink_calls=LOOP_SHRINK_CALLS,
        explicit=[{"loop": LOOP_OF_TWO}, {"loop": LOOP_WITH_LEFTOVER}],
-       description="Called again and again on the same model and optimizer by a loop that never "
-                   "clears the gradients, every call makes the full-batch step.",
+       description=N_("Called again and again on the same model and optimizer by a loop that never "
+                      "clears the gradients, every call makes the full-batch step."),
        hint=LOOP_HINT)
 def training_loop_never_clears_gradients(sub, loop):
     pending = sub.start("run_training_loop", **loop)
     expected = loop_reference(loop)  # computed while the submission runs
     reports = pending.result()["calls"]
-    expect(len(reports) == len(loop["calls"]), "The training loop did not report every call.")
+    expect(len(reports) == len(loop["calls"]), N_("The training loop did not report every call."))
     before = loop["params"]
     for number, (report, reference) in enumerate(zip(reports, expected)):
         if not all_finite(reference):
             return  # the reference diverged: nothing after this call can be judged
         got = [p.value for p in report["params"]]
-        where = (f"After call {number + 1} of {len(reports)} (same model and optimizer, "
-                 "gradients never cleared by the loop): ")
         hint = LOOP_HINT
         if number == 0 and not params_close(got, reference):
             first = {**loop["calls"][0], "layers": loop["layers"], "params": loop["params"],
                      "optimizer": loop["optimizer"], "grads": loop["grads"]}
             hint = diagnose(first, got, reference, report["steps"]) or LOOP_HINT
-        expect_parameters(got, reference, before, hint, where)
+        expect_parameters(got, reference, before, hint, call=(number + 1, len(reports)))
         before = got

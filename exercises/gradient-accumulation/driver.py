@@ -11,7 +11,7 @@ after every call. One driver call, one round trip, however long the loop.
 
 import torch
 
-from grader.sandbox.driver_kit import (ContractViolation, as_float, build_model, build_optimizer,
+from grader.sandbox.driver_kit import (N_, ContractViolation, as_float, build_model, build_optimizer,
                                        model_report)
 
 
@@ -30,9 +30,9 @@ def _call(student, model, optimizer, micro_batches, steps):
     steps[0] = 0
     loss = student.accumulated_step(model, optimizer, [(x, y) for x, y in micro_batches])
     if loss is None:
-        raise ContractViolation("accumulated_step must return the full-batch loss as a float, "
-                                "but it returned None")
-    return {"loss": as_float(loss, "the value accumulated_step returned"),
+        raise ContractViolation(N_("accumulated_step must return the full-batch loss as a float, "
+                                   "but it returned None."))
+    return {"loss": as_float(loss, N_("the value accumulated_step returned")),
             "params": model_report(model),
             "steps": steps[0]}
 

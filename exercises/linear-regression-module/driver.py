@@ -11,7 +11,7 @@ parameters after the call (``"parameters"``), and for each ``fit`` what it retur
 import torch
 from torch import nn
 
-from grader.sandbox.driver_kit import (ContractViolation, as_float, recorded_warnings, tensor_report,
+from grader.sandbox.driver_kit import (N_, ContractViolation, as_float, recorded_warnings, tensor_report,
                                        type_name)
 
 MAX_REPORTED = 1000  # elements of a returned list described, at most
@@ -20,8 +20,9 @@ MAX_REPORTED = 1000  # elements of a returned list described, at most
 def _build(student, input_dim, output_dim):
     model = student.LinearRegressionModel(input_dim, output_dim)
     if not isinstance(model, nn.Module):
-        raise ContractViolation(f"LinearRegressionModel({input_dim}, {output_dim}) must be an "
-                                f"nn.Module, but it is a {type_name(model)}")
+        raise ContractViolation(N_("LinearRegressionModel({input_dim}, {output_dim}) must be an "
+                                   "nn.Module, but it is a {type}.").format(
+                                       input_dim=input_dim, output_dim=output_dim, type=type_name(model)))
     return model
 
 
@@ -36,11 +37,15 @@ def _weight_and_bias(model, input_dim, output_dim):
             weight = p
         elif bias is None and shape == (output_dim,):
             bias = p
-    for tensor, what, shape in ((weight, "weight", (output_dim, input_dim)), (bias, "bias", (output_dim,))):
-        if tensor is None:
-            raise ContractViolation(f"LinearRegressionModel({input_dim}, {output_dim}) has no parameter "
-                                    f"of shape {shape} to hold the {what}; the shapes of its "
-                                    f"parameters are {shapes}")
+    missing = {"input_dim": input_dim, "output_dim": output_dim, "shapes": shapes}
+    if weight is None:
+        raise ContractViolation(N_("LinearRegressionModel({input_dim}, {output_dim}) has no parameter "
+                                   "of shape {shape} to hold the weight; the shapes of its "
+                                   "parameters are {shapes}.").format(shape=(output_dim, input_dim), **missing))
+    if bias is None:
+        raise ContractViolation(N_("LinearRegressionModel({input_dim}, {output_dim}) has no parameter "
+                                   "of shape {shape} to hold the bias; the shapes of its "
+                                   "parameters are {shapes}.").format(shape=(output_dim,), **missing))
     return weight, bias
 
 
@@ -69,7 +74,7 @@ def _returned(losses):
 def _loss_values(losses):
     if not isinstance(losses, (list, tuple)):
         return []
-    return [as_float(v, f"loss {i}") for i, v in enumerate(losses[:MAX_REPORTED])]
+    return [as_float(v, N_("loss {index}").format(index=i)) for i, v in enumerate(losses[:MAX_REPORTED])]
 
 
 def _reply(model, caught, **fields):
@@ -86,7 +91,7 @@ def run_forward(student, input_dim, output_dim, weight, bias, x):
     with recorded_warnings() as caught:
         model = _loaded(student, input_dim, output_dim, weight, bias)
         output = model(x)
-    return _reply(model, caught, output=tensor_report(output, "the output of forward", grad=False))
+    return _reply(model, caught, output=tensor_report(output, N_("the output of forward"), grad=False))
 
 
 def run_fit_types(student, input_dim, output_dim, x, y, lr, epochs):
@@ -119,4 +124,4 @@ def run_classic(student, x, y, x_new, lr, epochs):
         losses = student.fit(model, x, y, lr, epochs)
         prediction = model(x_new)
     return _reply(model, caught, returned=_returned(losses),
-                  prediction=tensor_report(prediction, "the prediction", grad=False))
+                  prediction=tensor_report(prediction, N_("the prediction"), grad=False))

@@ -19,38 +19,39 @@ import torch
 from hypothesis import strategies as st
 
 from grader.checks import CheckFailed, check, expect, expect_close, expect_tensor, invariant
+from grader.i18n.text import N_, T
 from grader.strategies import learning_rates, sizes, tiny_gradients
 
-REBINDING_HINT = ("`p = p - lr * p.grad` creates a new tensor and rebinds the name p to it, so "
-                  "the tensor in the list never changes. Update the tensor itself in place, "
-                  "without recording the update in the graph: "
+REBINDING_HINT = N_("`p = p - lr * p.grad` creates a new tensor and rebinds the name p to it, so "
+                    "the tensor in the list never changes. Update the tensor itself in place, "
+                    "without recording the update in the graph: "
+                    "`with torch.no_grad(): p -= lr * p.grad`.")
+NO_GRAD_HINT = N_("PyTorch refuses an in-place change of a leaf that requires grad while autograd is "
+                  "recording. Do the update inside `with torch.no_grad():` (or through `p.data`).")
+NONE_GRAD_HINT = N_("A parameter whose .grad is None took no part in the backward pass: skip it "
+                    "with `if p.grad is None: continue` and leave it untouched.")
+STORAGE_HINT = N_("`p.data = p.data - lr * p.grad` gives p a new block of memory instead of updating "
+                  "the old one, so anything that shares p's memory (a view, or `p.detach()`) keeps "
+                  "the old values. Write into the existing memory: `p.data -= lr * p.grad` or "
                   "`with torch.no_grad(): p -= lr * p.grad`.")
-NO_GRAD_HINT = ("PyTorch refuses an in-place change of a leaf that requires grad while autograd is "
-                "recording. Do the update inside `with torch.no_grad():` (or through `p.data`).")
-NONE_GRAD_HINT = ("A parameter whose .grad is None took no part in the backward pass: skip it "
-                  "with `if p.grad is None: continue` and leave it untouched.")
-STORAGE_HINT = ("`p.data = p.data - lr * p.grad` gives p a new block of memory instead of updating "
-                "the old one, so anything that shares p's memory (a view, or `p.detach()`) keeps "
-                "the old values. Write into the existing memory: `p.data -= lr * p.grad` or "
-                "`with torch.no_grad(): p -= lr * p.grad`.")
-LEAF_HINT = ("After the update, every parameter must still be a leaf with requires_grad=True: do "
-             "not detach it and do not switch requires_grad off, and update it under "
-             "torch.no_grad() so that no grad_fn is recorded.")
-GRAD_MODE_HINT = ("`torch.set_grad_enabled(False)` (or `torch.autograd.set_grad_enabled(False)`) "
-                  "switches autograd off for the rest of the program, so the caller's next "
-                  "forward pass records nothing. Use `with torch.no_grad():`, which switches it "
-                  "back on when the block ends.")
-GRADS_HINT = ("The update reads the gradients but must not change them: do not zero them, set "
-              "them to None or scale them in place. Clearing the gradients is the caller's job, "
-              "as with optimizer.step() and optimizer.zero_grad().")
-LOOP_HINT = ("Every parameter that has a gradient must be updated: check that the loop reaches "
-             "all of them (a `return` or `break` inside the loop stops it early).")
-LAYOUT_HINT = ("Update each parameter in its own memory, whatever its layout: `p.reshape(-1)` and "
-               "`p.flatten()` return a copy when p is not contiguous (a transposed tensor, or a "
-               "view with strides), so an update of that copy is lost.")
-LATER_STEP_HINT = ("Use the gradients each call finds in `p.grad` at that call: between two steps "
-                   "zero_grad() and backward() change them, and a gradient may be a new tensor.")
-RETURN_HINT = "sgd_step works in place, like optimizer.step(): it must return None."
+LEAF_HINT = N_("After the update, every parameter must still be a leaf with requires_grad=True: do "
+               "not detach it and do not switch requires_grad off, and update it under "
+               "torch.no_grad() so that no grad_fn is recorded.")
+GRAD_MODE_HINT = N_("`torch.set_grad_enabled(False)` (or `torch.autograd.set_grad_enabled(False)`) "
+                    "switches autograd off for the rest of the program, so the caller's next "
+                    "forward pass records nothing. Use `with torch.no_grad():`, which switches it "
+                    "back on when the block ends.")
+GRADS_HINT = N_("The update reads the gradients but must not change them: do not zero them, set "
+                "them to None or scale them in place. Clearing the gradients is the caller's job, "
+                "as with optimizer.step() and optimizer.zero_grad().")
+LOOP_HINT = N_("Every parameter that has a gradient must be updated: check that the loop reaches "
+               "all of them (a `return` or `break` inside the loop stops it early).")
+LAYOUT_HINT = N_("Update each parameter in its own memory, whatever its layout: `p.reshape(-1)` and "
+                 "`p.flatten()` return a copy when p is not contiguous (a transposed tensor, or a "
+                 "view with strides), so an update of that copy is lost.")
+LATER_STEP_HINT = N_("Use the gradients each call finds in `p.grad` at that call: between two steps "
+                     "zero_grad() and backward() change them, and a gradient may be a new tensor.")
+RETURN_HINT = N_("sgd_step works in place, like optimizer.step(): it must return None.")
 
 ERROR_HINTS = {"a leaf Variable that requires grad": NO_GRAD_HINT, "NoneType": NONE_GRAD_HINT}
 
@@ -215,9 +216,16 @@ def steps_of(reply):
 
 
 def _at(index, problem):
-    """How feedback names step ``index``: nothing when there is only one."""
+    """How feedback names step ``index``: ``{"step", "steps"}`` for the sentences that say
+    "(at step 2 of 3 on the same parameters)", or None when there is only one step."""
     later = problem.get("then") or ()
-    return f" (at step {index + 1} of {len(later) + 1} on the same parameters)" if later else ""
+    return {"step": index + 1, "steps": len(later) + 1} if later else None
+
+
+def _param_name(i, at):
+    """How feedback names parameter ``i`` at a step (see :func:`_at`)."""
+    return f"params[{i}]" if at is None else T("params[{i}] (at step {step} of {steps} on the same parameters)",
+                                               i=i, **at)
 
 
 def _param(values, grad, layout="contiguous"):
@@ -269,8 +277,8 @@ MISSING_BOUNDARY = _fixed([_param(0.5, None), _param([[1.0, 2.0, 3.0], [4.0, 5.0
 
 # ----------------------------------------------------------------------------- checks
 @check(points=3, examples=12, problem=problems(), explicit=[{"problem": p} for p in BOUNDARIES],
-       description="Every parameter with a gradient becomes p - lr * p.grad, at every step of a "
-                   "training loop on the same parameters.",
+       description=N_("Every parameter with a gradient becomes p - lr * p.grad, at every step of a "
+                      "training loop on the same parameters."),
        hint=REBINDING_HINT, error_hints=ERROR_HINTS, graph=True)
 def updates_every_parameter(sub, problem):
     pending = sub.start("run_sgd_step", **problem)
@@ -286,31 +294,38 @@ def expect_step_update(index, problem, step, student_before, params):
     """Step ``index`` took every parameter where the reference ``step`` takes it."""
     at = _at(index, problem)
     for i, (param, ref) in enumerate(zip(params, step.after)):
-        expect_tensor(f"params[{i}]{at}", param, shape=tuple(ref.shape),
-                      hint="The update must keep the shape and the dtype (float32) of every parameter.")
+        expect_tensor(_param_name(i, at), param, shape=tuple(ref.shape),
+                      hint=N_("The update must keep the shape and the dtype (float32) of every parameter."))
     moving = [i for i, flag in enumerate(step.moving) if flag]
     if moving and all(torch.equal(p.value, b) for p, b in zip(params, student_before)):
-        raise CheckFailed(f"After sgd_step{at}, the tensors in params still hold their old values.",
+        raise CheckFailed(T("After sgd_step, the tensors in params still hold their old values.") if at is None
+                          else T("After sgd_step (at step {step} of {steps} on the same parameters), the "
+                                 "tensors in params still hold their old values.", **at),
                           expected=step.after, got=[p.value for p in params],
                           hint=REBINDING_HINT if index == 0 else LATER_STEP_HINT)
     memory = problem.get("layouts") or ["contiguous"] * len(params)
     for i in moving:
         expect(not torch.equal(params[i].value, student_before[i]),
-               f"params[{i}] still holds its old values{at}, although other parameters changed.",
+               T("params[{i}] still holds its old values, although other parameters changed.", i=i)
+               if at is None else
+               T("params[{i}] still holds its old values (at step {step} of {steps} on the same parameters), "
+                 "although other parameters changed.", i=i, **at),
                expected=step.after[i], got=params[i].value,
                hint=LATER_STEP_HINT if index else
                LAYOUT_HINT if memory[i] != "contiguous" else LOOP_HINT)
     for i, (param, ref, atol) in enumerate(zip(params, step.after, step.atol)):
-        expect_close(f"params[{i}] after the step{at}", param, ref, rtol=1e-5, atol=atol,
-                     hint="Each parameter must move against its gradient by lr times the gradient: "
-                          "p - lr * p.grad." if index == 0 else LATER_STEP_HINT)
+        expect_close(T("params[{i}] after the step", i=i) if at is None else
+                     T("params[{i}] after the step (at step {step} of {steps} on the same parameters)", i=i, **at),
+                     param, ref, rtol=1e-5, atol=atol,
+                     hint=N_("Each parameter must move against its gradient by lr times the gradient: "
+                             "p - lr * p.grad.") if index == 0 else LATER_STEP_HINT)
 
 
 @invariant(points=2, calls=("run_sgd_step",), examples=8, probe=problems(missing=True),
            shrink_calls=SHRINK_CALLS,
            explicit=[MISSING_BOUNDARY],
-           description="Parameters whose .grad is None are left untouched (values, memory and .grad "
-                       "None), and the call does not fail, at every step.",
+           description=N_("Parameters whose .grad is None are left untouched (values, memory and .grad "
+                          "None), and the call does not fail, at every step."),
            hint=NONE_GRAD_HINT, error_hints=ERROR_HINTS)
 def skips_parameters_without_grad(args, reply):
     values_before, storage_before = list(args["values"]), reply["storage_before"]
@@ -320,12 +335,19 @@ def skips_parameters_without_grad(args, reply):
             if grad is not None:
                 continue
             expect(torch.equal(param.value, values_before[i]),
-                   f"params[{i}] has no gradient{at}, but sgd_step changed its values.",
+                   T("params[{i}] has no gradient, but sgd_step changed its values.", i=i) if at is None else
+                   T("params[{i}] has no gradient (at step {step} of {steps} on the same parameters), but "
+                     "sgd_step changed its values.", i=i, **at),
                    expected=values_before[i], got=param.value)
             expect(param.storage == storage_before[i],
-                   f"params[{i}] has no gradient{at}, but sgd_step gave it new memory.")
+                   T("params[{i}] has no gradient, but sgd_step gave it new memory.", i=i) if at is None else
+                   T("params[{i}] has no gradient (at step {step} of {steps} on the same parameters), but "
+                     "sgd_step gave it new memory.", i=i, **at))
             expect(param.grad is None,
-                   f"params[{i}] had .grad None{at}, but after sgd_step its .grad is a tensor.",
+                   T("params[{i}] had .grad None, but after sgd_step its .grad is a tensor.", i=i)
+                   if at is None else
+                   T("params[{i}] had .grad None (at step {step} of {steps} on the same parameters), but "
+                     "after sgd_step its .grad is a tensor.", i=i, **at),
                    got=param.grad)
         values_before = [param.value for param in report["params"]]
         storage_before = [param.storage for param in report["params"]]
@@ -333,8 +355,8 @@ def skips_parameters_without_grad(args, reply):
 
 @invariant(points=2, calls=("run_sgd_step",), examples=5, probe=problems(later_missing=False),
            shrink_calls=SHRINK_CALLS, explicit=[PLAIN],
-           description="Updates the tensors themselves in their own memory, keeps them leaves with "
-                       "requires_grad=True, leaves autograd switched on, and returns None, at every step.",
+           description=N_("Updates the tensors themselves in their own memory, keeps them leaves with "
+                          "requires_grad=True, leaves autograd switched on, and returns None, at every step."),
            hint=LEAF_HINT, error_hints=ERROR_HINTS, graph=True)
 def updates_in_place_and_keeps_leaves(args, reply):
     expect_some_tensor_changed(args, reply)
@@ -342,19 +364,34 @@ def updates_in_place_and_keeps_leaves(args, reply):
         at = _at(index, args)
         params = report["params"]
         for i, (param, storage) in enumerate(zip(params, reply["storage_before"])):
-            name = f"params[{i}]"
             expect(param.storage == storage,
-                   f"{name} was given new memory{at} instead of being updated in place.", hint=STORAGE_HINT)
+                   T("params[{i}] was given new memory instead of being updated in place.", i=i) if at is None else
+                   T("params[{i}] was given new memory (at step {step} of {steps} on the same parameters) "
+                     "instead of being updated in place.", i=i, **at), hint=STORAGE_HINT)
             expect(param.grad_fn is None,
-                   f"{name} has grad_fn={param.grad_fn}{at}: the update was recorded by autograd.", got=param)
-            expect(param.is_leaf, f"{name} is no longer a leaf tensor{at}.", got=param)
-            expect(param.requires_grad, f"{name} has requires_grad=False after sgd_step{at}, but it must "
-                   "stay True.")
+                   T("params[{i}] has grad_fn={grad_fn}: the update was recorded by autograd.", i=i,
+                     grad_fn=param.grad_fn) if at is None else
+                   T("params[{i}] has grad_fn={grad_fn} (at step {step} of {steps} on the same parameters): "
+                     "the update was recorded by autograd.", i=i, grad_fn=param.grad_fn, **at), got=param)
+            expect(param.is_leaf,
+                   T("params[{i}] is no longer a leaf tensor.", i=i) if at is None else
+                   T("params[{i}] is no longer a leaf tensor (at step {step} of {steps} on the same "
+                     "parameters).", i=i, **at), got=param)
+            expect(param.requires_grad,
+                   T("params[{i}] has requires_grad=False after sgd_step, but it must stay True.", i=i)
+                   if at is None else
+                   T("params[{i}] has requires_grad=False after sgd_step (at step {step} of {steps} on the "
+                     "same parameters), but it must stay True.", i=i, **at))
         expect(report["returned"] == "NoneType",
-               f"sgd_step returned a {report['returned']} instead of None{at}.", hint=RETURN_HINT)
+               T("sgd_step returned a {type} instead of None.", type=report["returned"]) if at is None else
+               T("sgd_step returned a {type} instead of None (at step {step} of {steps} on the same "
+                 "parameters).", type=report["returned"], **at), hint=RETURN_HINT)
         expect(report["grad_enabled"] is True,
-               f"After sgd_step returned{at}, autograd was switched off (torch.is_grad_enabled() is "
-               "False): the caller's next forward pass would record nothing.", hint=GRAD_MODE_HINT)
+               T("After sgd_step returned, autograd was switched off (torch.is_grad_enabled() is "
+                 "False): the caller's next forward pass would record nothing.") if at is None else
+               T("After sgd_step returned (at step {step} of {steps} on the same parameters), autograd was "
+                 "switched off (torch.is_grad_enabled() is False): the caller's next forward pass would "
+                 "record nothing.", **at), hint=GRAD_MODE_HINT)
 
 
 def expect_some_tensor_changed(args, reply):
@@ -365,16 +402,19 @@ def expect_some_tensor_changed(args, reply):
     for index, (step, report) in enumerate(zip(plan(args), steps_of(reply))):
         now = [param.value for param in report["params"]]
         with_grad = step.with_grad()
+        at = _at(index, args)
         expect(not (with_grad and all(step.moving[i] for i in with_grad)
                     and all(torch.equal(n, b) for n, b in zip(now, student_before))),
-               f"No tensor in params changed{_at(index, args)}: the update never reached the "
-               "tensors that sgd_step received.", hint=REBINDING_HINT)
+               T("No tensor in params changed: the update never reached the tensors that sgd_step "
+                 "received.") if at is None else
+               T("No tensor in params changed (at step {step} of {steps} on the same parameters): the "
+                 "update never reached the tensors that sgd_step received.", **at), hint=REBINDING_HINT)
         student_before = now
 
 
 @invariant(points=1, calls=("run_sgd_step",), examples=4, probe=problems(later_missing=False),
            shrink_calls=SHRINK_CALLS, explicit=[PLAIN],
-           description="Leaves every .grad unchanged, at every step.", hint=GRADS_HINT,
+           description=N_("Leaves every .grad unchanged, at every step."), hint=GRADS_HINT,
            error_hints=ERROR_HINTS)
 def leaves_gradients_unchanged(args, reply):
     for index, (step, report) in enumerate(zip(plan(args), steps_of(reply))):
@@ -382,9 +422,15 @@ def leaves_gradients_unchanged(args, reply):
         for i, (grad, param) in enumerate(zip(step.grads, report["params"])):
             if grad is None:
                 continue  # skips_parameters_without_grad watches those
-            expect(param.grad is not None, f"params[{i}].grad is None after sgd_step{at}.",
+            expect(param.grad is not None,
+                   T("params[{i}].grad is None after sgd_step.", i=i) if at is None else
+                   T("params[{i}].grad is None after sgd_step (at step {step} of {steps} on the same "
+                     "parameters).", i=i, **at),
                    expected=grad)
-            expect(torch.equal(param.grad.value, grad), f"sgd_step changed params[{i}].grad{at}.",
+            expect(torch.equal(param.grad.value, grad),
+                   T("sgd_step changed params[{i}].grad.", i=i) if at is None else
+                   T("sgd_step changed params[{i}].grad (at step {step} of {steps} on the same parameters).",
+                     i=i, **at),
                    expected=grad, got=param.grad)
 
 
@@ -396,7 +442,7 @@ def _unchanged(got, problem):
     return all(torch.equal(p.value, v) for p, v in zip(got["params"], problem["values"]))
 
 
-@check(points=1, description="Reproduces the worked example: x = 1, y = 2 become x = 0.4, y = 0.8.",
+@check(points=1, description=N_("Reproduces the worked example: x = 1, y = 2 become x = 0.4, y = 0.8."),
        hint=REBINDING_HINT, error_hints=ERROR_HINTS)
 def reproduces_worked_example(sub):
     got = sub.call("run_sgd_step", **WORKED_EXAMPLE)
@@ -404,8 +450,8 @@ def reproduces_worked_example(sub):
     values = [p.value for p in got["params"]]
     if not all(v.shape == e.shape and torch.allclose(v.double(), e.double(), rtol=0, atol=1e-6)
                for v, e in zip(values, expected)):
-        raise CheckFailed("With z = 3x² + y³ at x = 1, y = 2 (so x.grad = 6, y.grad = 12) and lr = 0.1, "
-                          "sgd_step([x, y], 0.1) should give x = 0.4 and y = 0.8.",
+        raise CheckFailed(N_("With z = 3x² + y³ at x = 1, y = 2 (so x.grad = 6, y.grad = 12) and lr = 0.1, "
+                             "sgd_step([x, y], 0.1) should give x = 0.4 and y = 0.8."),
                           expected=expected, got=values,
                           hint=REBINDING_HINT if _unchanged(got, WORKED_EXAMPLE)
-                          else "Compute p - lr * p.grad by hand for x and y and compare.")
+                          else N_("Compute p - lr * p.grad by hand for x and y and compare."))

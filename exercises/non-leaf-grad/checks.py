@@ -17,45 +17,42 @@ import torch
 from hypothesis import strategies as st
 
 from grader.checks import CheckFailed, check, expect, expect_close, expect_tensor, invariant
+from grader.i18n.text import N_, T, TN
 from grader.sandbox.wire import WireTensor
 from grader.strategies import layouts
 
-NON_LEAF_HINT = ("Only leaf tensors get their .grad filled by backward(). h = torch.tanh(x @ w) is "
-                 "an intermediate result, not a leaf, so h.grad is None unless you call "
-                 "h.retain_grad() before backward() (or use torch.autograd.grad(z, [x, h])).")
-X_NONE_HINT = ("grad_x is None: backward() fills x.grad only when x is a leaf that requires grad "
-               "and z was computed from it. Make x require grad before computing h, and do not "
-               "detach anything between x and z.")
-FACTOR_TWO_HINT = ("Your gradient is half the expected one: the derivative of h ** 2 with respect "
-                   "to h is 2 * h, not h.")
-SUM_OF_H_HINT = ("Your gradients are those of h.sum(), not of z = (h ** 2).sum(): start the "
-                 "backward pass from z.")
-TANH_HINT = ("Your grad_x matches the derivative 1 - tanh(u) instead of 1 - tanh(u) ** 2: the "
-             "derivative of tanh(u) is 1 - tanh(u) ** 2 = 1 - h ** 2.")
-TWICE_HINT = ("Your grad_x is twice the expected one: backward() adds to .grad, so calling it "
-              "twice (or reusing a gradient left by an earlier call) doubles the result.")
-TRANSPOSE_HINT = ("dz/dx has the shape of x, (B, n): it is (dz/du) @ w.T where u = x @ w, "
-                  "not a product in the other order.")
-REPEAT_HINT = ("An earlier call left something behind that changes a later call. If you call "
-               "x.requires_grad_() on the caller's x (or reuse a leaf of your own), backward() "
-               "keeps adding into the same .grad at every call, and an in-place operation such "
-               "as w.t_() changes w itself. Work on a fresh copy "
-               "(`x.detach().clone().requires_grad_()`) or use torch.autograd.grad, which does "
-               "not touch .grad.")
-STALE_HINT = ("This call returned the gradients of an earlier call of the sequence: something "
-              "remembered from a previous call (a cache, a global variable) is reused although "
-              "{changed} is different now. The gradients depend on both x and w: recompute "
-              "them at every call, or key any cache on both inputs' values.")
+NON_LEAF_HINT = N_("Only leaf tensors get their .grad filled by backward(). h = torch.tanh(x @ w) is "
+                   "an intermediate result, not a leaf, so h.grad is None unless you call "
+                   "h.retain_grad() before backward() (or use torch.autograd.grad(z, [x, h])).")
+X_NONE_HINT = N_("grad_x is None: backward() fills x.grad only when x is a leaf that requires grad "
+                 "and z was computed from it. Make x require grad before computing h, and do not "
+                 "detach anything between x and z.")
+FACTOR_TWO_HINT = N_("Your gradient is half the expected one: the derivative of h ** 2 with respect "
+                     "to h is 2 * h, not h.")
+SUM_OF_H_HINT = N_("Your gradients are those of h.sum(), not of z = (h ** 2).sum(): start the "
+                   "backward pass from z.")
+TANH_HINT = N_("Your grad_x matches the derivative 1 - tanh(u) instead of 1 - tanh(u) ** 2: the "
+               "derivative of tanh(u) is 1 - tanh(u) ** 2 = 1 - h ** 2.")
+TWICE_HINT = N_("Your grad_x is twice the expected one: backward() adds to .grad, so calling it "
+                "twice (or reusing a gradient left by an earlier call) doubles the result.")
+TRANSPOSE_HINT = N_("dz/dx has the shape of x, (B, n): it is (dz/du) @ w.T where u = x @ w, "
+                    "not a product in the other order.")
+REPEAT_HINT = N_("An earlier call left something behind that changes a later call. If you call "
+                 "x.requires_grad_() on the caller's x (or reuse a leaf of your own), backward() "
+                 "keeps adding into the same .grad at every call, and an in-place operation such "
+                 "as w.t_() changes w itself. Work on a fresh copy "
+                 "(`x.detach().clone().requires_grad_()`) or use torch.autograd.grad, which does "
+                 "not touch .grad.")
 SHAPE_HINTS = {"grad_x": TRANSPOSE_HINT,
-               "grad_h": "grad_h has the shape of h = torch.tanh(x @ w), which is (B, m)."}
-DTYPE_HINT = ("The inputs are float32, so the gradients are float32 too: if you compute in "
-              "float64, convert the results back with .float().")
-INPUTS_HINT = ("input_and_hidden_grads must not change x or w: avoid in-place operations on "
-               "them (for example w.t_() instead of w.t(), or x.add_()).")
+               "grad_h": N_("grad_h has the shape of h = torch.tanh(x @ w), which is (B, m).")}
+DTYPE_HINT = N_("The inputs are float32, so the gradients are float32 too: if you compute in "
+                "float64, convert the results back with .float().")
+INPUTS_HINT = N_("input_and_hidden_grads must not change x or w: avoid in-place operations on "
+                 "them (for example w.t_() instead of w.t(), or x.add_()).")
 
-NO_REQUIRES_GRAD_HINT = ("x and w arrive with requires_grad=False, so autograd records nothing "
-                         "unless you make x require grad before computing h: "
-                         "`x = x.detach().clone().requires_grad_()`.")
+NO_REQUIRES_GRAD_HINT = N_("x and w arrive with requires_grad=False, so autograd records nothing "
+                           "unless you make x require grad before computing h: "
+                           "`x = x.detach().clone().requires_grad_()`.")
 
 ERROR_HINTS = {"does not require grad and does not have a grad_fn": NO_REQUIRES_GRAD_HINT,
                "retain_grad on Tensor that has requires_grad=False": NO_REQUIRES_GRAD_HINT}
@@ -198,7 +195,8 @@ def answers_of(args, reply, key="answers"):
         calls = calls_of(args)
     answers = reply[key]
     expect(isinstance(answers, list) and len(answers) == len(calls),
-           f"Expected a report of {len(calls)} call(s) from the driver.")
+           TN("Expected a report of {n} call from the driver.",
+              "Expected a report of {n} calls from the driver.", len(calls)))
     return list(zip(calls, answers))
 
 
@@ -209,7 +207,9 @@ def every_call(args, reply):
 
 
 def _in_call(number, total):
-    return f"In call {number} of a sequence of {total} calls, " if total > 1 else ""
+    """``{"call", "calls"}`` for the sentences that start "In call 2 of a sequence of 3 calls,",
+    or None for a single call."""
+    return {"call": number, "calls": total} if total > 1 else None
 
 
 def _is_tensor(value):
@@ -233,84 +233,93 @@ WATCHED = ("run_grads", "run_sequence")
 
 
 @invariant(points=2, calls=WATCHED, probe=problems(), examples=3, explicit=[ONE_ROW, ONE_COLUMN],
-           description="Returns a pair of float32 tensors, of shapes (B, n) and (B, m), at every call.",
+           description=N_("Returns a pair of float32 tensors, of shapes (B, n) and (B, m), at every call."),
            hint=NON_LEAF_HINT, error_hints=ERROR_HINTS)
 def returns_two_tensors_of_the_right_shapes(args, reply):
     pairs = every_call(args, reply)
     for number, ((x, w), answer) in enumerate(pairs, 1):
-        prefix = _in_call(number, len(pairs))
+        call = _in_call(number, len(pairs))
         shapes = {"grad_x": tuple(x.shape), "grad_h": (x.shape[0], w.shape[1])}
         for name, shape in shapes.items():
             if answer[name] is None:
-                raise CheckFailed(prefix + f"{name} is None instead of a tensor of shape {shape}.",
+                raise CheckFailed(T("{name} is None instead of a tensor of shape {shape}.", name=name, shape=shape)
+                                  if call is None else
+                                  T("In call {call} of a sequence of {calls} calls, {name} is None instead of "
+                                    "a tensor of shape {shape}.", name=name, shape=shape, **call),
                                   hint=NON_LEAF_HINT if name == "grad_h" else X_NONE_HINT)
             got = expect_tensor(name, answer[name], shape=shape, dtype=None, hint=SHAPE_HINTS[name])
             expect(got.dtype == torch.float32,
-                   prefix + f"{name} has dtype {got.dtype} instead of torch.float32.",
+                   T("{name} has dtype {dtype} instead of torch.float32.", name=name, dtype=str(got.dtype))
+                   if call is None else
+                   T("In call {call} of a sequence of {calls} calls, {name} has dtype {dtype} instead of "
+                     "torch.float32.", name=name, dtype=str(got.dtype), **call),
                    hint=DTYPE_HINT)
 
 
 # ----------------------------------------------------------------------------- values
 @check(points=3, examples=12, problem=problems(), explicit=[{"problem": ONE_ROW}, {"problem": SATURATED}],
-       description="grad_h equals dz/dh = 2 * h.", hint=NON_LEAF_HINT, error_hints=ERROR_HINTS,
+       description=N_("grad_h equals dz/dh = 2 * h."), hint=NON_LEAF_HINT, error_hints=ERROR_HINTS,
        graph=True)
 def hidden_gradient_is_correct(sub, problem):
     pending = sub.start("run_grads", **problem)
     _, expected = reference(problem["x"], problem["w"])  # computed while the submission runs
     got = pending.result()["answers"][0]["grad_h"]
     if got is None:
-        raise CheckFailed("grad_h is None. Reading h.grad after backward() gives None, because h "
-                          "is not a leaf tensor and backward() does not fill its .grad.", expected=expected,
+        raise CheckFailed(N_("grad_h is None. Reading h.grad after backward() gives None, because h "
+                             "is not a leaf tensor and backward() does not fill its .grad."), expected=expected,
                           hint=NON_LEAF_HINT)
     if not _matches(got, expected):  # the diagnosis is only worth computing on a failure
         expect_close("grad_h", got, expected, rtol=1e-4, atol=1e-5,
                      hint=_is_tensor(got) and diagnose_hidden(problem["x"], problem["w"], got.value)
-                     or "dz/dh is the derivative of (h ** 2).sum() with respect to h: 2 * h.")
+                     or N_("dz/dh is the derivative of (h ** 2).sum() with respect to h: 2 * h."))
 
 
 @check(points=3, examples=12, problem=problems(),
        explicit=[{"problem": NON_CONTIGUOUS}, {"problem": ONE_COLUMN}, {"problem": SATURATED}],
-       description="grad_x equals dz/dx = (2 * h * (1 - h ** 2)) @ w.T.",
-       hint="Compare with the chain rule: dz/dx = (2 * h * (1 - h ** 2)) @ w.T.",
+       description=N_("grad_x equals dz/dx = (2 * h * (1 - h ** 2)) @ w.T."),
+       hint=N_("Compare with the chain rule: dz/dx = (2 * h * (1 - h ** 2)) @ w.T."),
        error_hints=ERROR_HINTS)
 def input_gradient_is_correct(sub, problem):
     pending = sub.start("run_grads", **problem)
     expected, _ = reference(problem["x"], problem["w"])  # computed while the submission runs
     got = pending.result()["answers"][0]["grad_x"]
     if got is None:
-        raise CheckFailed("grad_x is None.", expected=expected, hint=X_NONE_HINT)
+        raise CheckFailed(N_("grad_x is None."), expected=expected, hint=X_NONE_HINT)
     if not _matches(got, expected):  # the diagnosis is only worth computing on a failure
         expect_close("grad_x", got, expected, rtol=1e-4, atol=1e-5,
                      hint=_is_tensor(got) and diagnose_input(problem["x"], problem["w"], got.value)
-                     or "Compare with the chain rule: dz/dx = (2 * h * (1 - h ** 2)) @ w.T.")
+                     or N_("Compare with the chain rule: dz/dx = (2 * h * (1 - h ** 2)) @ w.T."))
 
 
 @invariant(points=1, calls=WATCHED, probe=problems(), examples=3, explicit=[NON_CONTIGUOUS],
-           description="Leaves the values of x and w unchanged, at every call.", hint=INPUTS_HINT,
+           description=N_("Leaves the values of x and w unchanged, at every call."), hint=INPUTS_HINT,
            error_hints=ERROR_HINTS)
 def leaves_inputs_unchanged(args, reply):
     pairs = every_call(args, reply)
     for number, ((x, w), answer) in enumerate(pairs, 1):
+        call = _in_call(number, len(pairs))
         for name, before in (("x", x), ("w", w)):
             after = answer[f"{name}_after"]
             expect(_is_tensor(after) and after.shape == before.shape and torch.equal(after.value, before),
-                   _in_call(number, len(pairs)) + f"input_and_hidden_grads changed its input {name}.",
+                   T("input_and_hidden_grads changed its input {name}.", name=name) if call is None else
+                   T("In call {call} of a sequence of {calls} calls, input_and_hidden_grads changed its "
+                     "input {name}.", name=name, **call),
                    expected=before, got=after)
 
 
 # ----------------------------------------------------------------------------- sequences
 def relation(steps, k):
-    """How call ``k`` (0-based) of a sequence relates to the calls before it."""
+    """How call ``k`` (0-based) of a sequence relates to the calls before it (a phrase)."""
     i, j = steps[k]
     for earlier in range(k - 1, -1, -1):
         if list(steps[earlier]) == [i, j]:
-            return f"the same x and w tensors as call {earlier + 1}"
+            return T("the same x and w tensors as call {call}", call=earlier + 1)
     for earlier in range(k - 1, -1, -1):
         if steps[earlier][0] == i:
-            return f"the x of call {earlier + 1} with another w"
+            return T("the x of call {call} with another w", call=earlier + 1)
         if steps[earlier][1] == j:
-            return f"the w of call {earlier + 1} with another x"
-    return "another x and another w" if k else "the first call on these tensors"
+            return T("the w of call {call} with another x", call=earlier + 1)
+    return T("another x and another w") if k else T("the first call on these tensors")
 
 
 def _right(answer, expected):
@@ -318,17 +327,21 @@ def _right(answer, expected):
 
 
 def stale_hint(steps, expected, k, answer):
-    """STALE_HINT if call ``k``'s answer is the right one for another call's inputs."""
+    """The hint about a stale answer if call ``k``'s answer is the right one for another call's
+    inputs."""
     for other, pair in enumerate(steps):
         if list(pair) != list(steps[k]) and _right(answer, expected[other]):
-            changed = "w" if pair[0] == steps[k][0] else "x" if pair[1] == steps[k][1] else "x and w"
-            return STALE_HINT.format(changed=changed)
+            changed = "w" if pair[0] == steps[k][0] else "x" if pair[1] == steps[k][1] else T("x and w")
+            return T("This call returned the gradients of an earlier call of the sequence: something "
+                     "remembered from a previous call (a cache, a global variable) is reused although "
+                     "{changed} is different now. The gradients depend on both x and w: recompute "
+                     "them at every call, or key any cache on both inputs' values.", changed=changed)
     return None
 
 
 @check(points=1, examples=8, sequence=sequences(), explicit=[{"sequence": MIXED_SEQUENCE}],
-       description="Several calls on the same x and w tensors, mixed with other inputs, each "
-                   "return what a first call on copies of those inputs returns.",
+       description=N_("Several calls on the same x and w tensors, mixed with other inputs, each "
+                      "return what a first call on copies of those inputs returns."),
        hint=REPEAT_HINT, error_hints=ERROR_HINTS)
 def repeated_calls_agree(sub, sequence):
     """A call of the sequence is wrong because of an earlier call when its answer differs from
@@ -347,13 +360,15 @@ def repeated_calls_agree(sub, sequence):
         if _right(answer, expected[k]):
             continue
         first = fresh[tuple(int(v) for v in steps[k])]
-        where = f"Call {k + 1} of the sequence ({relation(steps, k)})"
+        where = {"call": k + 1, "relation": relation(steps, k)}
         for name, want in zip(NAMES, expected[k]):
             if not _agree(first[name], answer[name]):
-                raise CheckFailed(f"{where} returned another {name} than a first call on copies "
-                                  "of the same x and w.", expected=first[name], got=answer[name],
+                raise CheckFailed(T("Call {call} of the sequence ({relation}) returned another {name} than a "
+                                    "first call on copies of the same x and w.", name=name, **where),
+                                  expected=first[name], got=answer[name],
                                   hint=stale_hint(steps, expected, k, answer) or REPEAT_HINT)
         stale = stale_hint(steps, expected, k, answer)
         if stale is not None:
-            raise CheckFailed(f"{where} returned the gradients of another call's inputs.",
+            raise CheckFailed(T("Call {call} of the sequence ({relation}) returned the gradients of another "
+                                "call's inputs.", **where),
                               expected=expected[k][0], got=answer["grad_x"], hint=stale)

@@ -10,7 +10,7 @@ handed over in the memory layout asked for (``grader.specs.make_leaf``, detached
 arrive with ``requires_grad=False`` as the statement says).
 """
 
-from grader.sandbox.driver_kit import ContractViolation, snapshot, tensor_report, type_name
+from grader.sandbox.driver_kit import N_, ContractViolation, snapshot, tensor_report, type_name
 from grader.specs import make_leaf
 
 NAMES = ("grad_x", "grad_h")
@@ -31,8 +31,8 @@ def _gradient(value, name):
 def _one_call(student, x, w):
     result = student.input_and_hidden_grads(x, w)
     if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise ContractViolation("input_and_hidden_grads must return a pair (grad_x, grad_h), "
-                                f"but it returned {type_name(result)}")
+        raise ContractViolation(N_("input_and_hidden_grads must return a pair (grad_x, grad_h), "
+                                   "but it returned {type}.").format(type=type_name(result)))
     answer = {name: _gradient(value, name) for name, value in zip(NAMES, result)}
     answer["x_after"], answer["w_after"] = snapshot(x), snapshot(w)
     return answer

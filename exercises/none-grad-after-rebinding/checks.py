@@ -15,25 +15,26 @@ import torch
 from hypothesis import strategies as st
 
 from grader.checks import CheckFailed, check, expect, expect_tensor, invariant, values_of
+from grader.i18n.text import N_, T
 from grader.strategies import learning_rates, sizes
 
-LEAF_HINT = ("After `w = w - lr * w.grad`, w is the result of an operation, not a leaf tensor, "
-             "so backward() no longer fills w.grad and it stays None. Update the same tensor "
-             "in place instead: `with torch.no_grad(): w -= lr * w.grad`, then clear w.grad.")
-ACCUMULATION_HINT = ("Your result matches gradient descent whose gradients pile up: backward() adds "
-                     "to .grad, so it must be cleared after every update (w.grad.zero_() or "
-                     "w.grad = None).")
-SUM_HINT = ("Your result matches gradient descent on the summed squared error: the loss is the "
-            "mean, `((w * x + b - y) ** 2).mean()`.")
-OFF_BY_ONE_HINT = "Your result matches one update too few or too many: make exactly `steps` updates."
-INPUTS_HINT = ("Start from copies: `w = w0.clone().requires_grad_()` leaves w0 untouched, while "
-               "updating w0 itself changes the caller's tensor.")
-LATER_CALL_HINT = ("The first call was right, so look for state that survives a call: each call "
-                   "must start from its own w0 and b0 and use all of its own x and y, whatever "
-                   "was computed before.")
-KEPT_HINT = ("Each call must return tensors of its own: create fresh leaves in every call "
-             "(`w0.detach().clone().requires_grad_()`) instead of reusing tensors kept between "
-             "calls, so that a later call cannot change an earlier result.")
+LEAF_HINT = N_("After `w = w - lr * w.grad`, w is the result of an operation, not a leaf tensor, "
+               "so backward() no longer fills w.grad and it stays None. Update the same tensor "
+               "in place instead: `with torch.no_grad(): w -= lr * w.grad`, then clear w.grad.")
+ACCUMULATION_HINT = N_("Your result matches gradient descent whose gradients pile up: backward() adds "
+                       "to .grad, so it must be cleared after every update (w.grad.zero_() or "
+                       "w.grad = None).")
+SUM_HINT = N_("Your result matches gradient descent on the summed squared error: the loss is the "
+              "mean, `((w * x + b - y) ** 2).mean()`.")
+OFF_BY_ONE_HINT = N_("Your result matches one update too few or too many: make exactly `steps` updates.")
+INPUTS_HINT = N_("Start from copies: `w = w0.clone().requires_grad_()` leaves w0 untouched, while "
+                 "updating w0 itself changes the caller's tensor.")
+LATER_CALL_HINT = N_("The first call was right, so look for state that survives a call: each call "
+                     "must start from its own w0 and b0 and use all of its own x and y, whatever "
+                     "was computed before.")
+KEPT_HINT = N_("Each call must return tensors of its own: create fresh leaves in every call "
+               "(`w0.detach().clone().requires_grad_()`) instead of reusing tensors kept between "
+               "calls, so that a later call cannot change an earlier result.")
 NONE_GRAD_ERRORS = {"NoneType": LEAF_HINT}
 
 MAX_ROWS = 64
@@ -183,41 +184,55 @@ def fits_of(reply):
 
 
 def _where(index, problem):
-    """How feedback names call ``index`` of a problem: nothing when there is only one."""
+    """How feedback names call ``index`` of a problem (a phrase in parentheses): None when
+    there is only one."""
     later = problem.get("then") or ()
     if not later:
-        return ""
+        return None
+    calls = len(later) + 1
     if index == 0:
-        return f" (in the first of {len(later) + 1} calls on the same tensors)"
+        return T("(in the first of {calls} calls on the same tensors)", calls=calls)
     call = later[index - 1]
-    changes = [f"lr={call['lr']:g}", f"steps={call['steps']}"]
-    if call["rows"] is not None:
-        changes.append("rows of x and y permuted")
-    if call["w0"] is not None:
-        changes.append("new w0 and b0")
-    return f" (in call {index + 1} of {len(later) + 1} on the same tensors: {', '.join(changes)})"
+    details = {"call": index + 1, "calls": calls, "lr": call["lr"], "steps": call["steps"]}
+    permuted, restarted = call["rows"] is not None, call["w0"] is not None
+    if permuted and restarted:
+        return T("(in call {call} of {calls} on the same tensors: lr={lr:g}, steps={steps}, rows of x and y "
+                 "permuted, new w0 and b0)", **details)
+    if permuted:
+        return T("(in call {call} of {calls} on the same tensors: lr={lr:g}, steps={steps}, rows of x and y "
+                 "permuted)", **details)
+    if restarted:
+        return T("(in call {call} of {calls} on the same tensors: lr={lr:g}, steps={steps}, new w0 and b0)",
+                 **details)
+    return T("(in call {call} of {calls} on the same tensors: lr={lr:g}, steps={steps})", **details)
+
+
+def _named(name, where):
+    """How feedback names the tensor ``name`` of a call (``where``: see :func:`_where`)."""
+    return name if where is None else T("{name} {where}", name=name, where=where)
 
 
 # ----------------------------------------------------------------------------- checks
 @invariant(points=2, calls=("run_fit",), examples=6,
            probe=problems(steps=st.integers(1, 5), later_calls=st.lists(LATER_CALL, max_size=1)),
-           description="Returns w and b as float32 leaf tensors of shape (1,) with requires_grad=True, "
-                       "on every call.",
+           description=N_("Returns w and b as float32 leaf tensors of shape (1,) with requires_grad=True, "
+                          "on every call."),
            hint=LEAF_HINT, error_hints=NONE_GRAD_ERRORS, graph=True)
 def returns_leaf_parameters(args, reply):
     for index, fit in enumerate(fits_of(reply)):
         where = _where(index, args)
         for name in ("w", "b"):
-            tensor = expect_tensor(f"{name}{where}", fit[name], shape=(1,))
-            expect(tensor.requires_grad, f"{name}{where} must have requires_grad=True.", got=tensor)
-            expect(tensor.is_leaf, f"{name}{where} must be a leaf tensor, but it was produced by "
-                   f"{tensor.grad_fn}.", got=tensor, hint=LEAF_HINT)
+            what = _named(name, where)
+            tensor = expect_tensor(what, fit[name], shape=(1,))
+            expect(tensor.requires_grad, T("{what} must have requires_grad=True.", what=what), got=tensor)
+            expect(tensor.is_leaf, T("{what} must be a leaf tensor, but it was produced by {grad_fn}.",
+                                     what=what, grad_fn=tensor.grad_fn), got=tensor, hint=LEAF_HINT)
 
 
 @check(points=4, problem=problems(), explicit=[{"problem": p} for p in BOUNDARIES],
-       description="Makes exactly `steps` gradient-descent updates on the mean squared error, "
-                   "on every call, and a later call leaves earlier results alone.",
-       hint="Compare your loop with plain gradient descent: loss, backward, update, clear the gradients.",
+       description=N_("Makes exactly `steps` gradient-descent updates on the mean squared error, "
+                      "on every call, and a later call leaves earlier results alone."),
+       hint=N_("Compare your loop with plain gradient descent: loss, backward, update, clear the gradients."),
        error_hints=NONE_GRAD_ERRORS, graph=True)
 def follows_gradient_descent(sub, problem):
     pending = sub.start("run_fit", **problem)
@@ -229,10 +244,12 @@ def follows_gradient_descent(sub, problem):
         if index and not _inputs_intact(calls[index - 1], fits[index - 1]):
             return  # an earlier call changed the inputs: leaves_inputs_unchanged reports that
         where = _where(index, problem)
-        w = expect_tensor(f"w{where}", fit["w"], shape=(1,))
-        b = expect_tensor(f"b{where}", fit["b"], shape=(1,))
+        w = expect_tensor(_named("w", where), fit["w"], shape=(1,))
+        b = expect_tensor(_named("b", where), fit["b"], shape=(1,))
         if not _matches(w, b, ref):
-            raise CheckFailed(f"After the updates{where}, (w, b) are not where gradient descent leads.",
+            raise CheckFailed(T("After the updates, (w, b) are not where gradient descent leads.") if where is None
+                              else T("After the updates {where}, (w, b) are not where gradient descent leads.",
+                                     where=where),
                               expected=list(ref), got=[w.value, b.value],
                               hint=diagnose(call, w, b) or (LATER_CALL_HINT if index else None))
     expect_earlier_results_kept(problem, got)
@@ -251,8 +268,8 @@ def expect_earlier_results_kept(problem, got):
         for name, now in zip(("w", "b"), kept):
             then = fit[name].value
             expect(torch.equal(values_of(now), then),
-                   f"The {name} returned by call {index + 1} changed when fit was called again: "
-                   f"a later call must not change an earlier result.",
+                   T("The {name} returned by call {call} changed when fit was called again: "
+                     "a later call must not change an earlier result.", name=name, call=index + 1),
                    expected=then, got=now, hint=KEPT_HINT)
 
 
@@ -269,7 +286,7 @@ def classic_problem():
     return {"x": x, "y": y, "w0": w0, "b0": b0, "lr": 0.01, "steps": 500}
 
 
-@check(points=2, description="Reproduces the classic fit: w = 5.109, b = 2.248 after 500 steps at lr 0.01.",
+@check(points=2, description=N_("Reproduces the classic fit: w = 5.109, b = 2.248 after 500 steps at lr 0.01."),
        error_hints=NONE_GRAD_ERRORS)
 def reproduces_classic_fit(sub):
     problem = classic_problem()
@@ -278,18 +295,19 @@ def reproduces_classic_fit(sub):
     expected = [torch.tensor([5.109]), torch.tensor([2.248])]
     if not all(torch.allclose(got_t.value, exp_t, rtol=0, atol=0.01)
                for got_t, exp_t in zip((w, b), expected)):
-        raise CheckFailed("After 500 steps at lr 0.01, (w, b) should be (5.109, 2.248) within 0.01.",
+        raise CheckFailed(N_("After 500 steps at lr 0.01, (w, b) should be (5.109, 2.248) within 0.01."),
                           expected=expected, got=[w.value, b.value],
-                          hint=diagnose(problem, w, b) or "Run the example from the statement and compare.")
+                          hint=diagnose(problem, w, b) or N_("Run the example from the statement and compare."))
 
 
 @invariant(points=2, calls=("run_fit",), examples=6,
            probe=problems(steps=st.integers(1, 5), later_calls=st.lists(LATER_CALL, max_size=1)),
-           description="Leaves x, y, w0 and b0 unchanged, on every call.", hint=INPUTS_HINT,
+           description=N_("Leaves x, y, w0 and b0 unchanged, on every call."), hint=INPUTS_HINT,
            error_hints=NONE_GRAD_ERRORS)
 def leaves_inputs_unchanged(args, reply):
     for index, (call, fit) in enumerate(zip(call_inputs(args), fits_of(reply))):
         for name in INPUT_NAMES:
             before, after = call[name], fit["inputs_after"][name]
             expect(torch.equal(before, after.value),
-                   f"fit changed its input {name}{_where(index, args)}.", expected=before, got=after)
+                   T("fit changed its input {what}.", what=_named(name, _where(index, args))),
+                   expected=before, got=after)

@@ -9,7 +9,7 @@ end, to see whether a later call changed an earlier result.
 
 import torch
 
-from grader.sandbox.driver_kit import ContractViolation, snapshot, tensor_report, type_name
+from grader.sandbox.driver_kit import N_, ContractViolation, snapshot, tensor_report, type_name
 
 
 def run_fit(student, x, y, w0, b0, lr, steps, then=()):
@@ -40,7 +40,8 @@ def _later_call(x, y, w0, b0, later):
 def _fit(student, x, y, w0, b0, lr, steps):
     result = student.fit(x, y, w0, b0, lr, steps)
     if not isinstance(result, (tuple, list)) or len(result) != 2:
-        raise ContractViolation(f"fit must return a pair (w, b), but it returned {type_name(result)}")
+        raise ContractViolation(N_("fit must return a pair (w, b), but it returned {type}.")
+                                .format(type=type_name(result)))
     return result
 
 

@@ -19,32 +19,33 @@ from hypothesis import strategies as st
 
 from grader import specs
 from grader.checks import CheckFailed, check, expect, invariant
+from grader.i18n.text import N_, T, TN
 from grader.strategies import architectures, learning_rates, random_tensors, sizes
 
-STALE_HINT = ("The optimizer keeps references to the parameter tensors it was given; after you "
-              "replace the model, it updates the old tensors: create the optimizer from the model "
-              "you train and return, after loading the weights.")
-LOAD_HINT = ("Load the checkpoint into the model you return: `make_model()` gives random weights, "
-             "and `model.load_state_dict(state_dict)` copies the saved values into that same model.")
-LOAD_RESULT_HINT = ("load_state_dict loads the weights in place and returns a report of missing and "
-                    "unexpected keys: call `model.load_state_dict(state_dict)` without assigning its result.")
-TRAJECTORY_HINT = ("Starting from the checkpoint, make exactly `steps` plain SGD steps (no momentum, "
-                   "no weight decay, no schedule, no clipping) with learning rate `lr` on "
-                   "`F.mse_loss(model(x), y)` over the whole batch, clearing the gradients at every step.")
-MOMENTUM_HINT = ("Your parameters match SGD with momentum: the contract asks for plain SGD, "
-                 "`torch.optim.SGD(model.parameters(), lr=lr)` with the default momentum of 0.")
-UNCHANGED_HINT = ("No update reached the model you return: the optimizer, or your own update, must "
-                  "work on the parameters of that very model, once per step.")
-OFF_BY_ONE_HINT = "Your parameters match one step too few or too many: make exactly `steps` steps."
-LATE_HINT = ("Your first 10 steps are right and the later ones are not: your parameters match a "
-             "learning rate that decays every 10 steps. The learning rate must stay `lr` for every "
-             "step: no scheduler.")
-ALIASING_HINT = ("The checkpoint's tensors changed: `load_state_dict(state_dict, assign=True)` (or "
-                 "wrapping the checkpoint's tensors in nn.Parameter yourself) makes the model train "
-                 "the caller's tensors in place. Plain `load_state_dict(state_dict)` copies the values.")
-RESUME_HINT = ("Every call starts again from the checkpoint: build a new model with make_model(), "
-               "load state_dict into it and create a new optimizer with this call's lr, every time. "
-               "Keep no model, optimizer or other state from one call to the next.")
+STALE_HINT = N_("The optimizer keeps references to the parameter tensors it was given; after you "
+                "replace the model, it updates the old tensors: create the optimizer from the model "
+                "you train and return, after loading the weights.")
+LOAD_HINT = N_("Load the checkpoint into the model you return: `make_model()` gives random weights, "
+               "and `model.load_state_dict(state_dict)` copies the saved values into that same model.")
+LOAD_RESULT_HINT = N_("load_state_dict loads the weights in place and returns a report of missing and "
+                      "unexpected keys: call `model.load_state_dict(state_dict)` without assigning its result.")
+TRAJECTORY_HINT = N_("Starting from the checkpoint, make exactly `steps` plain SGD steps (no momentum, "
+                     "no weight decay, no schedule, no clipping) with learning rate `lr` on "
+                     "`F.mse_loss(model(x), y)` over the whole batch, clearing the gradients at every step.")
+MOMENTUM_HINT = N_("Your parameters match SGD with momentum: the contract asks for plain SGD, "
+                   "`torch.optim.SGD(model.parameters(), lr=lr)` with the default momentum of 0.")
+UNCHANGED_HINT = N_("No update reached the model you return: the optimizer, or your own update, must "
+                    "work on the parameters of that very model, once per step.")
+OFF_BY_ONE_HINT = N_("Your parameters match one step too few or too many: make exactly `steps` steps.")
+LATE_HINT = N_("Your first 10 steps are right and the later ones are not: your parameters match a "
+               "learning rate that decays every 10 steps. The learning rate must stay `lr` for every "
+               "step: no scheduler.")
+ALIASING_HINT = N_("The checkpoint's tensors changed: `load_state_dict(state_dict, assign=True)` (or "
+                   "wrapping the checkpoint's tensors in nn.Parameter yourself) makes the model train "
+                   "the caller's tensors in place. Plain `load_state_dict(state_dict)` copies the values.")
+RESUME_HINT = N_("Every call starts again from the checkpoint: build a new model with make_model(), "
+                 "load state_dict into it and create a new optimizer with this call's lr, every time. "
+                 "Keep no model, optimizer or other state from one call to the next.")
 ERRORS = {"_IncompatibleKeys": LOAD_RESULT_HINT}
 
 
@@ -191,8 +192,11 @@ def _finite(tensors):
 
 def _expect_parameter_count(got, run):
     expected = len(run["params"])
-    expect(len(got) == expected, f"The returned model has {len(got)} parameters, but the model "
-           f"that make_model() builds has {expected}.", expected=expected, got=len(got))
+    expect(len(got) == expected, TN("The returned model has {n} parameter, but the model that make_model() "
+                                    "builds has {expected}.",
+                                    "The returned model has {n} parameters, but the model that make_model() "
+                                    "builds has {expected}.", len(got), expected=expected),
+           expected=expected, got=len(got))
 
 
 def mistakes(run, path):
@@ -227,25 +231,40 @@ def diagnose(run, got, path):
     return None
 
 
-def expect_trajectory(run, report, path, where="", fallback=None):
+def expect_trajectory(run, report, path, which=None, fallback=None):
     """The returned model's parameters are where plain SGD from the checkpoint leads
     (``path[-1]``, see :func:`reference_path`); the hint names the usual mistake the answer
-    matches, else ``fallback`` (else the check's own hint)."""
+    matches, else ``fallback`` (else the check's own hint). ``which``: see :func:`_which`."""
     expected = path[-1]
     got = _values(report)
     _expect_parameter_count(got, run)
-    steps = f"{where}After {run['steps']} step(s)"
+    steps = run["steps"]
     if _all_equal(got, run["params"]) and not _all_equal(expected, run["params"]):
         stale = any(optimizer["foreign"] for optimizer in report["optimizers"])
-        raise CheckFailed(f"{steps}, the returned model still holds exactly the checkpoint's values: "
-                          "training changed nothing in the model you return.",
-                          expected=expected, got=got,
+        message = (TN("After {n} step, the returned model still holds exactly the checkpoint's values: "
+                      "training changed nothing in the model you return.",
+                      "After {n} steps, the returned model still holds exactly the checkpoint's values: "
+                      "training changed nothing in the model you return.", steps) if which is None else
+                   TN("In call {call} of {calls} from the same checkpoint: After {n} step, the returned model "
+                      "still holds exactly the checkpoint's values: training changed nothing in the model "
+                      "you return.",
+                      "In call {call} of {calls} from the same checkpoint: After {n} steps, the returned model "
+                      "still holds exactly the checkpoint's values: training changed nothing in the model "
+                      "you return.", steps, **which))
+        raise CheckFailed(message, expected=expected, got=got,
                           hint=STALE_HINT if stale else diagnose(run, got, path) or fallback or UNCHANGED_HINT)
     for number, (g, e) in enumerate(zip(got, expected)):
         if g.shape != e.shape or not torch.allclose(g, e, rtol=1e-4, atol=1e-5, equal_nan=True):
-            raise CheckFailed(f"{steps}, parameter {number} of the returned model is not where plain "
-                              "SGD from the checkpoint leads.",
-                              expected=e, got=g, hint=diagnose(run, got, path) or fallback)
+            message = (TN("After {n} step, parameter {index} of the returned model is not where plain SGD "
+                          "from the checkpoint leads.",
+                          "After {n} steps, parameter {index} of the returned model is not where plain SGD "
+                          "from the checkpoint leads.", steps, index=number) if which is None else
+                       TN("In call {call} of {calls} from the same checkpoint: After {n} step, parameter "
+                          "{index} of the returned model is not where plain SGD from the checkpoint leads.",
+                          "In call {call} of {calls} from the same checkpoint: After {n} steps, parameter "
+                          "{index} of the returned model is not where plain SGD from the checkpoint leads.",
+                          steps, index=number, **which))
+            raise CheckFailed(message, expected=e, got=g, hint=diagnose(run, got, path) or fallback)
 
 
 def runs_of(resume):
@@ -261,8 +280,9 @@ def call_runs(args, reply):
 
 
 def _which(args, number):
-    """Where a sentence about call ``number`` of a reply starts."""
-    return f"In call {number + 1} of {len(args['runs'])} from the same checkpoint: " if "runs" in args else ""
+    """``{"call", "calls"}`` for the sentences about call ``number`` of a reply that start "In
+    call 2 of 3 from the same checkpoint:", or None for a single call."""
+    return {"call": number + 1, "calls": len(args["runs"])} if "runs" in args else None
 
 
 # ----------------------------------------------------------------------------- invariants
@@ -271,8 +291,8 @@ WATCHED = ("run_train", "run_resumes")
 
 @invariant(points=2, calls=WATCHED, probe=runs(steps=st.just(0)), examples=4,
            explicit=[STEPS_ZERO],
-           description="With steps = 0, the returned model holds exactly the checkpoint's values "
-                       "(checked on every call with steps = 0).",
+           description=N_("With steps = 0, the returned model holds exactly the checkpoint's values "
+                          "(checked on every call with steps = 0)."),
            hint=LOAD_HINT, error_hints=ERRORS)
 def returns_the_loaded_model_when_steps_is_zero(args, reply):
     for number, (run, report) in enumerate(call_runs(args, reply)):
@@ -280,37 +300,58 @@ def returns_the_loaded_model_when_steps_is_zero(args, reply):
             continue
         got = _values(report)
         _expect_parameter_count(got, run)
+        which = _which(args, number)
         for index, (g, expected) in enumerate(zip(got, run["params"])):
             expect(g.shape == expected.shape and torch.equal(g, expected),
-                   f"{_which(args, number)}With steps = 0, parameter {index} of the returned model "
-                   "is not the checkpoint's value.", expected=expected, got=g)
+                   T("With steps = 0, parameter {index} of the returned model is not the checkpoint's value.",
+                     index=index) if which is None else
+                   T("In call {call} of {calls} from the same checkpoint: With steps = 0, parameter {index} of "
+                     "the returned model is not the checkpoint's value.", index=index, **which),
+                   expected=expected, got=g)
 
 
 @invariant(points=2, calls=WATCHED, probe=runs(steps=st.integers(1, 3)), examples=3,
            explicit=[ONE_STEP_ONE_ROW], graph=True,
-           description="Every optimizer you create or use holds only parameters of the model you "
-                       "return (checked on every call).",
+           description=N_("Every optimizer you create or use holds only parameters of the model you "
+                          "return (checked on every call)."),
            hint=STALE_HINT, error_hints=ERRORS)
 def optimizer_holds_the_models_parameters(args, reply):
     for number, (_, report) in enumerate(call_runs(args, reply)):
+        which = _which(args, number)
         for index, optimizer in enumerate(report["optimizers"], start=1):
-            expect(optimizer["foreign"] == 0,
-                   f"{_which(args, number)}Optimizer {index} that you created or stepped "
-                   f"({optimizer['type']}) holds {optimizer['held']} tensor(s), and "
-                   f"{optimizer['foreign']} of them are not parameters of the model you return.",
-                   expected=0, got=optimizer["foreign"])
+            if optimizer["foreign"] == 0:
+                continue
+            details = {"index": index, "type": optimizer["type"],
+                       "tensors": TN("{n} tensor", "{n} tensors", optimizer["held"])}
+            raise CheckFailed(
+                TN("Optimizer {index} that you created or stepped ({type}) holds {tensors}, and {n} of "
+                   "them is not a parameter of the model you return.",
+                   "Optimizer {index} that you created or stepped ({type}) holds {tensors}, and {n} of "
+                   "them are not parameters of the model you return.", optimizer["foreign"], **details)
+                if which is None else
+                TN("In call {call} of {calls} from the same checkpoint: Optimizer {index} that you created "
+                   "or stepped ({type}) holds {tensors}, and {n} of them is not a parameter of the model "
+                   "you return.",
+                   "In call {call} of {calls} from the same checkpoint: Optimizer {index} that you created "
+                   "or stepped ({type}) holds {tensors}, and {n} of them are not parameters of the model "
+                   "you return.", optimizer["foreign"], **details, **which),
+                expected=0, got=optimizer["foreign"])
 
 
 @invariant(points=2, calls=WATCHED, probe=runs(steps=st.integers(1, 3)), examples=3,
-           description="The tensors of state_dict hold the same values after the call (checked "
-                       "on every call).",
+           description=N_("The tensors of state_dict hold the same values after the call (checked "
+                          "on every call)."),
            hint=ALIASING_HINT, error_hints=ERRORS)
 def leaves_state_dict_unchanged(args, reply):
     for number, (run, report) in enumerate(call_runs(args, reply)):
+        which = _which(args, number)
         for index, (before, after) in enumerate(zip(run["params"], report["state_dict_after"])):
             expect(torch.equal(before, after.value),
-                   f"{_which(args, number)}train_from_checkpoint changed the values of tensor "
-                   f"{index} of state_dict.", expected=before, got=after)
+                   T("train_from_checkpoint changed the values of tensor {index} of state_dict.", index=index)
+                   if which is None else
+                   T("In call {call} of {calls} from the same checkpoint: train_from_checkpoint changed the "
+                     "values of tensor {index} of state_dict.", index=index, **which),
+                   expected=before, got=after)
 
 
 # ----------------------------------------------------------------------------- checks
@@ -319,7 +360,7 @@ RESUME_SHRINK_CALLS = 4  # sandbox calls after the first failure: one call train
 
 @check(points=3, examples=14, run=runs(), graph=True,
        explicit=[{"run": ONE_STEP_ONE_ROW}, {"run": ELEVEN_STEPS}],
-       description="After `steps` plain SGD steps, the returned model's parameters equal the reference.",
+       description=N_("After `steps` plain SGD steps, the returned model's parameters equal the reference."),
        hint=TRAJECTORY_HINT, error_hints=ERRORS)
 def parameters_follow_reference_trajectory(sub, run):
     pending = sub.start("run_train", **run)
@@ -331,8 +372,8 @@ def parameters_follow_reference_trajectory(sub, run):
 
 @check(points=1, examples=4, resume=resumes(), shrink_calls=RESUME_SHRINK_CALLS,
        explicit=[{"resume": TWICE_THE_SAME}, {"resume": TWICE_NEW_LR}],
-       description="Called again with the same make_model and state_dict, every call trains its "
-                   "own model from the checkpoint, and a later call leaves earlier results alone.",
+       description=N_("Called again with the same make_model and state_dict, every call trains its "
+                      "own model from the checkpoint, and a later call leaves earlier results alone."),
        hint=RESUME_HINT, error_hints=ERRORS)
 def resumes_again_from_the_same_checkpoint(sub, resume):
     pending = sub.start("run_resumes", **resume)
@@ -348,7 +389,10 @@ def resumes_again_from_the_same_checkpoint(sub, resume):
         reference_values, got = path[-1], [p.value for p in final]
         if _finite(reference_values) and not _all_close(got, reference_values):
             later = next((i for i, r in enumerate(reply["calls"]) if r["same_model_as"] == number), None)
-            same = (f": call {later + 1} returned that same model object" if later is not None else "")
-            raise CheckFailed(f"The model returned by call {number + 1} of {total} changed during a "
-                              f"later call{same}. Every call must build and return a model of its own.",
+            raise CheckFailed(T("The model returned by call {call} of {calls} changed during a later call. "
+                                "Every call must build and return a model of its own.",
+                                call=number + 1, calls=total) if later is None else
+                              T("The model returned by call {call} of {calls} changed during a later call: call "
+                                "{later} returned that same model object. Every call must build and return a "
+                                "model of its own.", call=number + 1, calls=total, later=later + 1),
                               expected=reference_values, got=got, hint=RESUME_HINT)

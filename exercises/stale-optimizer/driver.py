@@ -15,7 +15,7 @@ from collections import OrderedDict
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-from grader.sandbox.driver_kit import (ContractViolation, model_report, optimizer_tensors, snapshot,
+from grader.sandbox.driver_kit import (N_, ContractViolation, model_report, optimizer_tensors, snapshot,
                                        tracked_optimizers, type_name)
 from grader.specs import build_model
 
@@ -50,12 +50,13 @@ def _optimizers_in_use():
 
 def _returned_model(model):
     if not isinstance(model, nn.Module):
-        extra = ""
         if "IncompatibleKeys" in type_name(model):
-            extra = ("; load_state_dict loads the weights in place and returns a report of missing "
-                     "and unexpected keys, not the model")
-        raise ContractViolation(f"train_from_checkpoint must return the trained model (an nn.Module), "
-                                f"but it returned {type_name(model)}{extra}")
+            raise ContractViolation(N_("train_from_checkpoint must return the trained model (an nn.Module), "
+                                       "but it returned {type}; load_state_dict loads the weights in place "
+                                       "and returns a report of missing and unexpected keys, not the model.")
+                                    .format(type=type_name(model)))
+        raise ContractViolation(N_("train_from_checkpoint must return the trained model (an nn.Module), "
+                                   "but it returned {type}.").format(type=type_name(model)))
     return model
 
 

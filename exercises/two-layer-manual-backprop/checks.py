@@ -24,41 +24,40 @@ import torch
 from hypothesis import strategies as st
 
 from grader.checks import CheckFailed, check, expect, expect_close, expect_tensor
+from grader.i18n.text import N_, T, TN
 from grader.strategies import layouts, random_tensors
 
-MASK_HINT = ("The ReLU passes no gradient where its input was negative: multiply the incoming "
-             "gradient by the mask of the pre-activation h = x @ w1, for example "
-             "`grad_h = grad_h_relu * (h >= 0)`, or clone it and set `grad_h[h < 0] = 0`.")
-ZERO_HINT = ("Your gradient blocks the ReLU where its input is exactly 0. Autograd's "
-             "`clamp(min=0)` lets the gradient through there (it takes the slope at 0 to be 1, "
-             "unlike torch.relu), so zero the gradient only where h < 0, not where h <= 0.")
-FACTOR_HINT = ("Your gradients are half of autograd's: the derivative of (y_pred - y) ** 2 is "
-               "2 * (y_pred - y), and the factor 2 is missing.")
-MEAN_HINT = ("Your values match the mean of the squared errors: the loss is their sum, "
-             "`(y_pred - y).pow(2).sum()`, so nothing is divided by the number of elements.")
-HALF_HINT = ("Your gradients are half of autograd's: either the factor 2 of the derivative of "
-             "(y_pred - y) ** 2 is missing, or the loss was averaged over the 2 elements of y "
-             "instead of summed.")
-PREACTIVATION_HINT = ("grad_w2 must be computed from the output of the ReLU: "
-                      "`grad_w2 = h_relu.T @ grad_y_pred` with `h_relu = (x @ w1).clamp(min=0)`, "
-                      "not from the pre-activation x @ w1.")
-SHAPE_HINT = ("A gradient has the shape of the tensor it belongs to: `grad_w1 = x.T @ grad_h` has "
-              "the shape (D_in, H) of w1, and `grad_w2 = h_relu.T @ grad_y_pred` has the shape "
-              "(H, D_out) of w2. Check the order of the factors and their transposes.")
-LOSS_HINT = ("The loss is the sum, over every element, of (y_pred - y) ** 2, with "
-             "`y_pred = (x @ w1).clamp(min=0) @ w2`.")
-ALL_NEGATIVE_HINT = ("When every pre-activation is negative, the ReLU outputs only zeros and "
-                     "passes no gradient back, so both gradients must be exactly zero. " + MASK_HINT)
+MASK_HINT = N_("The ReLU passes no gradient where its input was negative: multiply the incoming "
+               "gradient by the mask of the pre-activation h = x @ w1, for example "
+               "`grad_h = grad_h_relu * (h >= 0)`, or clone it and set `grad_h[h < 0] = 0`.")
+ZERO_HINT = N_("Your gradient blocks the ReLU where its input is exactly 0. Autograd's "
+               "`clamp(min=0)` lets the gradient through there (it takes the slope at 0 to be 1, "
+               "unlike torch.relu), so zero the gradient only where h < 0, not where h <= 0.")
+FACTOR_HINT = N_("Your gradients are half of autograd's: the derivative of (y_pred - y) ** 2 is "
+                 "2 * (y_pred - y), and the factor 2 is missing.")
+MEAN_HINT = N_("Your values match the mean of the squared errors: the loss is their sum, "
+               "`(y_pred - y).pow(2).sum()`, so nothing is divided by the number of elements.")
+HALF_HINT = N_("Your gradients are half of autograd's: either the factor 2 of the derivative of "
+               "(y_pred - y) ** 2 is missing, or the loss was averaged over the 2 elements of y "
+               "instead of summed.")
+PREACTIVATION_HINT = N_("grad_w2 must be computed from the output of the ReLU: "
+                        "`grad_w2 = h_relu.T @ grad_y_pred` with `h_relu = (x @ w1).clamp(min=0)`, "
+                        "not from the pre-activation x @ w1.")
+SHAPE_HINT = N_("A gradient has the shape of the tensor it belongs to: `grad_w1 = x.T @ grad_h` has "
+                "the shape (D_in, H) of w1, and `grad_w2 = h_relu.T @ grad_y_pred` has the shape "
+                "(H, D_out) of w2. Check the order of the factors and their transposes.")
+LOSS_HINT = N_("The loss is the sum, over every element, of (y_pred - y) ** 2, with "
+               "`y_pred = (x @ w1).clamp(min=0) @ w2`.")
+ALL_NEGATIVE_HINT = N_("When every pre-activation is negative, the ReLU outputs only zeros and "
+                       "passes no gradient back, so both gradients must be exactly zero. The ReLU passes "
+                       "no gradient where its input was negative: multiply the incoming gradient by the "
+                       "mask of the pre-activation h = x @ w1, for example "
+                       "`grad_h = grad_h_relu * (h >= 0)`, or clone it and set `grad_h[h < 0] = 0`.")
 
 
-NEAR_ZERO_HINT = ("Your mask lets the gradient through where the pre-activation is slightly "
-                  "negative: a value like -1e-7 is negative, and the ReLU passes no gradient "
-                  "there. Compare with 0 exactly (`h < 0`), without a tolerance.")
-SECOND_CALL_HINT = ("A call on fresh copies of these inputs was right, but the call on the same "
-                    "{kept} tensors as the call before, with new {changed}, is wrong: something "
-                    "computed in an earlier call (a cached mask, a cached hidden layer, a global "
-                    "variable) is reused. The mask and the hidden layer depend on x and w1 "
-                    "together: recompute them at every call.")
+NEAR_ZERO_HINT = N_("Your mask lets the gradient through where the pre-activation is slightly "
+                    "negative: a value like -1e-7 is negative, and the ReLU passes no gradient "
+                    "there. Compare with 0 exactly (`h < 0`), without a tolerance.")
 
 # ----------------------------------------------------------------------------- problems
 def mostly_small(high, small=5):
@@ -275,7 +274,8 @@ def run(sub, problem):
     answers, fresh = reply["answers"], reply.get("fresh", [])
     expect(isinstance(answers, list) and len(answers) == len(calls) and isinstance(fresh, list)
            and len(fresh) == len(calls) - 1,
-           f"Expected a report of {len(calls)} call(s) from the driver.")
+           TN("Expected a report of {n} call from the driver.",
+              "Expected a report of {n} calls from the driver.", len(calls)))
     return list(zip(answers, calls, expected, [None] + fresh))
 
 
@@ -287,16 +287,22 @@ def _kept_and_changed(k, problem):
 
 
 def where(k, problem):
-    """How call ``k`` (0-based) of a problem relates to the call before it, for messages."""
+    """How call ``k`` (0-based) of a problem relates to the call before it, for the sentences
+    that start "In call 2 (the x, y tensors of call 1, with new w1, w2),": ``{"call",
+    "previous", "kept", "changed"}``, or None for the first call."""
     if k == 0:
-        return ""
+        return None
     kept, changed = _kept_and_changed(k, problem)
-    return f"In call {k + 1} (the {kept} tensors of call {k}, with new {changed}), "
+    return {"call": k + 1, "previous": k, "kept": kept, "changed": changed}
 
 
 def second_call_hint(k, problem):
     kept, changed = _kept_and_changed(k, problem)
-    return SECOND_CALL_HINT.format(kept=kept, changed=changed)
+    return T("A call on fresh copies of these inputs was right, but the call on the same "
+             "{kept} tensors as the call before, with new {changed}, is wrong: something "
+             "computed in an earlier call (a cached mask, a cached hidden layer, a global "
+             "variable) is reused. The mask and the hidden layer depend on x and w1 "
+             "together: recompute them at every call.", kept=kept, changed=changed)
 
 
 def gradient_is_right(name, answer, expected):
@@ -313,12 +319,13 @@ def compare_gradient(name, answer, expected, inputs, message, hint, diagnosed=Tr
 
 
 def compare_every_call(sub, problem, names, message, hint):
-    """Each call's gradients ``names`` against autograd's. A later call that is wrong where a
-    call on fresh copies of its inputs was right gets the hint about state kept between calls."""
+    """Each call's gradients ``names`` against autograd's (``message(name, call)``: the
+    sentence, ``call`` from :func:`where`). A later call that is wrong where a call on fresh
+    copies of its inputs was right gets the hint about state kept between calls."""
     for k, (answer, inputs, expected, fresh) in enumerate(run(sub, problem)):
         kept_state = fresh is not None and all(gradient_is_right(n, fresh, expected) for n in names)
         for name in names:
-            compare_gradient(name, answer, expected, inputs, where(k, problem) + message.format(name=name),
+            compare_gradient(name, answer, expected, inputs, message(name, where(k, problem)),
                              second_call_hint(k, problem) if kept_state else hint,
                              diagnosed=not kept_state)
 
@@ -326,7 +333,7 @@ def compare_every_call(sub, problem, names, message, hint):
 # ----------------------------------------------------------------------------- checks
 @check(points=1, examples=8, problem=random_problems(),
        explicit=[{"problem": ONE_COLUMN}, {"problem": NEW_BATCH}],
-       description="Returns the loss ((x @ w1).clamp(min=0) @ w2 - y).pow(2).sum(), at every call.",
+       description=N_("Returns the loss ((x @ w1).clamp(min=0) @ w2 - y).pow(2).sum(), at every call."),
        hint=LOSS_HINT)
 def loss_matches_forward_pass(sub, problem):
     for k, (answer, inputs, expected, fresh) in enumerate(run(sub, problem)):
@@ -337,47 +344,55 @@ def loss_matches_forward_pass(sub, problem):
             hint = MEAN_HINT
         else:
             hint = LOSS_HINT
-        expect_close(where(k, problem) + "the loss" if k else "The loss", answer["loss"], want,
-                     rtol=1e-4, atol=loss_tolerance(want), hint=hint)
+        call = where(k, problem)
+        expect_close(T("The loss") if call is None else
+                     T("In call {call} (the {kept} tensors of call {previous}, with new {changed}), the loss", **call),
+                     answer["loss"], want, rtol=1e-4, atol=loss_tolerance(want), hint=hint)
 
 
 @check(points=2, examples=10, problem=random_problems(),
        explicit=[{"problem": ONE_ROW}, {"problem": NEW_BATCH}],
-       description="grad_w2 equals the gradient autograd computes for w2, on random problems.",
+       description=N_("grad_w2 equals the gradient autograd computes for w2, on random problems."),
        hint=PREACTIVATION_HINT)
 def grad_w2_matches_autograd(sub, problem):
-    compare_every_call(sub, problem, ["grad_w2"],
-                       "{name} does not match the gradient autograd computes for w2.",
-                       "Work backwards from grad_y_pred = 2 * (y_pred - y): "
-                       "grad_w2 = h_relu.T @ grad_y_pred.")
+    compare_every_call(sub, problem, ["grad_w2"], lambda name, call: (
+        T("{name} does not match the gradient autograd computes for w2.", name=name) if call is None else
+        T("In call {call} (the {kept} tensors of call {previous}, with new {changed}), {name} does not match "
+          "the gradient autograd computes for w2.", name=name, **call)),
+        N_("Work backwards from grad_y_pred = 2 * (y_pred - y): grad_w2 = h_relu.T @ grad_y_pred."))
 
 
 @check(points=3, examples=12, problem=random_problems(),
        explicit=[{"problem": NEW_WEIGHTS}, {"problem": NEAR_ZERO}],
-       description="grad_w1 equals the gradient autograd computes for w1, on random problems.",
+       description=N_("grad_w1 equals the gradient autograd computes for w1, on random problems."),
        hint=MASK_HINT)
 def grad_w1_matches_autograd(sub, problem):
-    compare_every_call(sub, problem, ["grad_w1"],
-                       "{name} does not match the gradient autograd computes for w1.", MASK_HINT)
+    compare_every_call(sub, problem, ["grad_w1"], lambda name, call: (
+        T("{name} does not match the gradient autograd computes for w1.", name=name) if call is None else
+        T("In call {call} (the {kept} tensors of call {previous}, with new {changed}), {name} does not match "
+          "the gradient autograd computes for w1.", name=name, **call)), MASK_HINT)
 
 
 def compare_single_call(sub, problem, message, hint):
+    """Both gradients of a single call against autograd's (``message(name)``: the sentence)."""
     ((answer, inputs, expected, _),) = run(sub, problem)
     for name in ("grad_w2", "grad_w1"):
-        compare_gradient(name, answer, expected, inputs, message.format(name=name), hint)
+        compare_gradient(name, answer, expected, inputs, message(name), hint)
 
 
 @check(points=2, examples=10, problem=all_negative_problems(),
-       description="When every pre-activation x @ w1 is negative, both gradients are zero.",
+       description=N_("When every pre-activation x @ w1 is negative, both gradients are zero."),
        hint=ALL_NEGATIVE_HINT)
 def handles_all_negative_preactivations(sub, problem):
-    compare_single_call(sub, problem, "Every pre-activation x @ w1 is negative here, so {name} "
-                                      "must be zero, as autograd computes it.", ALL_NEGATIVE_HINT)
+    compare_single_call(sub, problem, lambda name: T("Every pre-activation x @ w1 is negative here, so {name} "
+                                                     "must be zero, as autograd computes it.", name=name),
+                        ALL_NEGATIVE_HINT)
 
 
 @check(points=1, examples=12, problem=zero_preactivation_problems(),
-       description="Where x @ w1 is exactly 0, the gradient passes, as with autograd's clamp(min=0).",
+       description=N_("Where x @ w1 is exactly 0, the gradient passes, as with autograd's clamp(min=0)."),
        hint=ZERO_HINT)
 def uses_torchs_subgradient_at_zero(sub, problem):
-    compare_single_call(sub, problem, "Some pre-activations x @ w1 are exactly 0 here, and {name} "
-                                      "does not match the gradient autograd computes.", ZERO_HINT)
+    compare_single_call(sub, problem, lambda name: T("Some pre-activations x @ w1 are exactly 0 here, and {name} "
+                                                     "does not match the gradient autograd computes.", name=name),
+                        ZERO_HINT)

@@ -10,7 +10,7 @@ are handed over in the memory layout asked for (``grader.specs.make_leaf``, deta
 not require grad).
 """
 
-from grader.sandbox.driver_kit import ContractViolation, as_float, tensor_report, type_name
+from grader.sandbox.driver_kit import N_, ContractViolation, as_float, tensor_report, type_name
 from grader.specs import make_leaf
 
 INPUTS = ("x", "w1", "w2", "y")
@@ -19,11 +19,11 @@ INPUTS = ("x", "w1", "w2", "y")
 def _one_call(student, inputs):
     result = student.two_layer_grads(*(inputs[name] for name in INPUTS))
     if not isinstance(result, (tuple, list)) or len(result) != 3:
-        raise ContractViolation("two_layer_grads must return a triple (loss, grad_w1, grad_w2), "
-                                f"but it returned {type_name(result)}")
+        raise ContractViolation(N_("two_layer_grads must return a triple (loss, grad_w1, grad_w2), "
+                                   "but it returned {type}.").format(type=type_name(result)))
     loss, grad_w1, grad_w2 = result
     return {
-        "loss": as_float(loss, "the loss two_layer_grads returned"),
+        "loss": as_float(loss, N_("the loss two_layer_grads returned")),
         "grad_w1": tensor_report(grad_w1, "grad_w1", grad=False),
         "grad_w2": tensor_report(grad_w2, "grad_w2", grad=False),
     }
