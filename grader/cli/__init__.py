@@ -8,7 +8,7 @@ from __future__ import annotations
 
 
 def main() -> None:
-    from grader.cli import (admin, deliveries, engine, export, lti, serve, service, sources,  # noqa: F401
+    from grader.cli import (admin, deliveries, engine, export, i18n, lti, serve, service, sources,  # noqa: F401
                             submit, worker)  # - they add the commands
     from grader.cli.base import main as group
 

@@ -68,6 +68,33 @@ class Context:
                 warming.join()
 
 
+class LocaleType(click.ParamType):
+    """A language for feedback and statements: en, zh or ru (also zh-CN, zh_Hans, ru_RU...)."""
+
+    name = "LANG"
+
+    def convert(self, value, param, ctx):  # noqa: ANN001, ANN201
+        from grader.i18n.locales import normalize
+
+        locale = normalize(str(value))
+        if locale is None:
+            self.fail(f"{value!r} is not a supported language: use en, zh or ru", param, ctx)
+        return locale
+
+
+LOCALE = LocaleType()
+
+
+def _default_locale() -> str:
+    from grader.i18n.locales import from_environment
+
+    return from_environment()
+
+
+LANG_OPTION = click.option("--lang", "locale", type=LOCALE, default=_default_locale, show_default="from $LANG",
+                           help="The language of the feedback: en, zh or ru.")
+
+
 def warm_in_background() -> "threading.Thread":
     """Warm torch.optim in this process (its first step imports ~800 modules) on a thread,
     while the main thread waits for the fork server: the first reference is then fast."""

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from grader.cli.base import EXIT_PROBLEMS, EXIT_SANDBOX, Context, _chosen, main, warm_in_background
+from grader.cli.base import (EXIT_PROBLEMS, EXIT_SANDBOX, LANG_OPTION, LOCALE, Context, _chosen, main,
+                              warm_in_background)
 
 
 @main.command()
@@ -70,14 +71,20 @@ def check(obj: Context, slugs: tuple[str, ...]) -> None:
 @click.option("--jobs", "-j", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Grade this many files in parallel (one warm fork server per job).")
 @click.option("--student-view", is_flag=True, help="Hide the details of hidden checks.")
+@LANG_OPTION
 @click.pass_obj
-def grade(obj: Context, paths: tuple[Path, ...], slug: str, as_json: bool, jobs: int, student_view: bool) -> None:
-    """Grade PATH... (.py or .ipynb) against an exercise."""
+def grade(obj: Context, paths: tuple[Path, ...], slug: str, as_json: bool, jobs: int, student_view: bool,
+          locale: str) -> None:
+    """Grade PATH... (.py or .ipynb) against an exercise.
+
+    Feedback is written in the language of --lang (en, zh, ru; default: from $LANG); in
+    --json output the check names, verdicts and field names stay English identifiers."""
     if jobs == 1:
         obj.launch_early()
     from grader.engine.bank import BankError
     from grader.engine.batch import grade_files
     from grader.engine.report import format_grade
+    from grader.i18n.localize import localize_result
     from grader.sandbox.client import SandboxUnavailable
 
     bank = obj.bank()
@@ -91,10 +98,10 @@ def grade(obj: Context, paths: tuple[Path, ...], slug: str, as_json: bool, jobs:
     def emit(result) -> None:
         done[0] += 1
         if as_json:
-            click.echo(json.dumps(result.student_dict() if student_view else result.to_dict(),
-                                  separators=(",", ":")))
+            data = result.student_dict() if student_view else result.to_dict()
+            click.echo(json.dumps(localize_result(data, locale), ensure_ascii=False, separators=(",", ":")))
         else:
-            click.echo(format_grade(result, show_hidden=not student_view) + "\n")
+            click.echo(format_grade(result, show_hidden=not student_view, locale=locale) + "\n")
         if show_progress:
             click.echo(f"[{done[0]}/{len(paths)}] graded {result.file}: "
                        f"{result.score:g}/{result.max_score:g}", err=True)
@@ -115,8 +122,10 @@ def grade(obj: Context, paths: tuple[Path, ...], slug: str, as_json: bool, jobs:
               help="Where to write one folder per exercise (README.md, stub.py, stub.ipynb).")
 @click.option("--update-bank", is_flag=True,
               help="Also regenerate exercises/<slug>/stub.ipynb from stub.py.")
+@click.option("--lang", "locale", type=LOCALE, default="en", show_default=True,
+              help="The statement's language in the bundles (README.md): en, zh or ru.")
 @click.pass_obj
-def release(obj: Context, slugs: tuple[str, ...], out: Path, update_bank: bool) -> None:
+def release(obj: Context, slugs: tuple[str, ...], out: Path, update_bank: bool, locale: str) -> None:
     """Write the student bundles: statement, stub.py and its notebook (never solutions)."""
     from grader.engine.release import update_bank_notebook, write_bundle
 
@@ -124,7 +133,7 @@ def release(obj: Context, slugs: tuple[str, ...], out: Path, update_bank: bool) 
     for exercise in chosen:
         if update_bank and update_bank_notebook(exercise):
             click.echo(f"updated {exercise.notebook_path}", err=True)
-        target = write_bundle(exercise, out)
+        target = write_bundle(exercise, out, locale)
         click.echo(f"{exercise.slug}: {target}")
 
 

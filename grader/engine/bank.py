@@ -114,6 +114,25 @@ class Exercise:
     def statement(self) -> str:
         return (self.folder / "README.md").read_text(encoding="utf-8")
 
+    def statement_path(self, locale: str = "en") -> Path:
+        """``README.md`` (English) or its translation ``README.<zh|ru>.md``."""
+        from grader.i18n.locales import DEFAULT, short
+
+        return self.folder / ("README.md" if locale == DEFAULT else f"README.{short(locale)}.md")
+
+    def statement_in(self, locale: str) -> str:
+        """The statement in ``locale``; the English one where that translation is missing."""
+        path = self.statement_path(locale)
+        return path.read_text(encoding="utf-8") if path.is_file() else self.statement
+
+    def title_in(self, locale: str) -> str:
+        """The first heading of the statement in ``locale`` (the toml's title in English)."""
+        if locale != "en" and self.statement_path(locale).is_file():
+            for line in self.statement_in(locale).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+        return self.title
+
 
 @dataclass
 class Bank:

@@ -28,10 +28,12 @@ def update_bank_notebook(exercise: Exercise) -> bool:
     return True
 
 
-def write_bundle(exercise: Exercise, out: Path) -> Path:
+def write_bundle(exercise: Exercise, out: Path, locale: str = "en") -> Path:
+    """The bundle with the statement in ``locale`` as its README.md (the stub stays English:
+    code is code)."""
     target = out / exercise.slug
     target.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(exercise.folder / "README.md", target / "README.md")
+    (target / "README.md").write_text(exercise.statement_in(locale), encoding="utf-8")
     shutil.copyfile(exercise.stub_path, target / "stub.py")
     (target / "stub.ipynb").write_text(notebook_for(exercise), encoding="utf-8")
     return target

@@ -67,6 +67,15 @@ def metadata_problems(exercise: Exercise) -> list[str]:
     return problems
 
 
+def translation_problems(exercise: Exercise) -> list[str]:
+    """The statement's translations and the checks' constant texts in every language."""
+    from grader.i18n.statements import feedback_problems, statement_problems
+
+    texts = [c.description for c in exercise.checks if isinstance(c.description, str)]
+    texts += [c.hint for c in exercise.checks if isinstance(c.hint, str) and c.hint]
+    return statement_problems(exercise.folder) + feedback_problems(texts)
+
+
 def notebook_problems(exercise: Exercise) -> list[str]:
     if not exercise.notebook_path.exists() or not exercise.stub_path.exists():
         return []
@@ -90,6 +99,7 @@ def check_exercise(exercise: Exercise, sandbox: Sandbox) -> ExerciseReport:
     report = ExerciseReport(slug=exercise.slug, max_score=exercise.points)
     report.problems += metadata_problems(exercise)
     report.problems += notebook_problems(exercise)
+    report.problems += translation_problems(exercise)
     if report.problems:
         return report
     try:

@@ -61,6 +61,13 @@ def set_password(user: User, password: str) -> None:
     user.password_hash = _hasher.hash(password)
 
 
+def set_locale(session: Session, user_id: int, locale: str | None) -> None:
+    """The user's language for pages and feedback (None: follow the browser)."""
+    user = session.get(User, user_id)
+    if user is not None:
+        user.locale = locale
+
+
 def authenticate(session: Session, email: str, password: str) -> User | None:
     """The user whose email and password these are, else None (in about the same time)."""
     try:

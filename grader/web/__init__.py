@@ -69,8 +69,9 @@ def _bank(config: Config):  # noqa: ANN202
 def _init_extensions(app: Flask) -> None:
     from flask_babel import lazy_gettext as _l
 
-    from grader.web import context, errors, templating
-    from grader.web.extensions import babel, csrf, limiter, login_manager, select_locale
+    from grader.web import context, errors, language, templating
+    from grader.web.extensions import babel, csrf, limiter, login_manager
+    from grader.web.language import select_locale
 
     csrf.init_app(app)
     limiter.init_app(app)
@@ -84,6 +85,7 @@ def _init_extensions(app: Flask) -> None:
     app.teardown_appcontext(context.close_db)
     errors.init_app(app)
     templating.init_app(app)
+    language.init_app(app)
 
 
 def _load_user(user_id: str):  # noqa: ANN202

@@ -13,6 +13,7 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from grader.store import accounts
+from grader.web import language
 from grader.web.context import SignedIn, database
 from grader.web.extensions import limiter, login_limit
 
@@ -36,7 +37,9 @@ def login():  # noqa: ANN201
             flash(_("Wrong email or password."), "error")
             return render_template("login.html", form=form), 401
         next_url = request.args.get("next", "")
+        chosen = language.keep_choice_across_sign_in()
         session.clear()  # a new session on login: an id planted before it is worthless
+        language.restore_choice(chosen)
         login_user(signed_in)
         return redirect(next_url if _is_local(next_url) else url_for("student.index"))
     return render_template("login.html", form=form), (400 if form.errors else 200)

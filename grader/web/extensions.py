@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import current_app
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, current_user
 from flask_wtf import CSRFProtect
 
-LOCALES = ("en",)  # translations are added by the languages issue; every string is marked already
+
+
+class CatalogueBabel(Babel):
+    """Flask-Babel whose gettext reads the catalogues of :mod:`grader.i18n.catalogs`."""
+
+    @property
+    def domain_instance(self):  # noqa: ANN201
+        from grader.web.language import CatalogueDomain
+
+        return CatalogueDomain(domain=self.domain)
 
 
 def rate_limit_key() -> str:
@@ -19,16 +28,10 @@ def rate_limit_key() -> str:
     return f"addr:{get_remote_address()}"
 
 
-def select_locale() -> str | None:
-    if current_user and current_user.is_authenticated and current_user.locale in LOCALES:
-        return current_user.locale
-    return request.accept_languages.best_match(LOCALES) or "en"
-
-
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=rate_limit_key, default_limits=[])
-babel = Babel()
+babel = CatalogueBabel()
 
 
 def submit_limit() -> str:

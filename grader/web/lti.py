@@ -16,6 +16,7 @@ from grader.lms.lti.tool import LtiTool
 from grader.store import catalog
 from grader.store.models import User
 from grader.web.context import SignedIn, config, database, db, external_url
+from grader.web.language import remember_launch_locale
 from grader.web.extensions import csrf
 
 log = logging.getLogger("grader.web.lti")
@@ -69,6 +70,7 @@ def launch():  # noqa: ANN201
     signed_in = SignedIn.of(db().get(User, outcome.user_id))
     session.clear()  # a new session on sign-in: an id planted before it is worthless
     login_user(signed_in)
+    remember_launch_locale(outcome.locale)
     if outcome.deep_linking is not None:
         session[DEEP_LINK_KEY] = {"platform_id": outcome.platform_id, "deployment_id": outcome.deployment_id,
                                   "settings": outcome.deep_linking, "course_id": outcome.course_id}

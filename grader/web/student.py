@@ -13,7 +13,9 @@ from grader.engine.bank import Bank, BankError
 from grader.queue import publish
 from grader.store import accounts, catalog, scores, submissions
 from grader.store.models import Exercise
+from grader.web import language
 from grader.web.context import config, database, db, user_row
+from grader.web.language import current_locale
 from grader.web.extensions import limiter, submit_limit
 
 bp = Blueprint("student", __name__)
@@ -46,7 +48,7 @@ def _exercise_or_404(slug: str) -> Exercise:
 def exercise(slug: str):  # noqa: ANN201
     row = _exercise_or_404(slug)
     try:
-        statement = bank().exercise(slug).statement
+        statement = bank().exercise(slug).statement_in(current_locale())
     except BankError:
         statement = _("The statement of this exercise is not available.")
     attempts = submissions.history(db(), user_row(), row.id)
@@ -89,7 +91,7 @@ def submit(slug: str):  # noqa: ANN201
             submission_id, run_id = accepted.submission.id, accepted.run.id
             position = submissions.queue_position(session, accepted.run)
     except submissions.SubmissionRejected as exc:
-        flash(exc.message, "error")
+        flash(language.text(exc.text), "error")
         return redirect(url_for(".exercise", slug=slug), 303)
     publish.for_app(current_app).publish_runs([run_id])  # after the commit: a worker must find the run
     if position is not None and position > config().queue_limit:

@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from flask import Flask
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
@@ -15,8 +16,9 @@ VERDICT_LABELS = {
     "passed": _l("passed"), "failed": _l("failed"), "error": _l("error"), "timeout": _l("timed out"),
     "memory": _l("out of memory"), "crashed": _l("crashed"), "invalid-reply": _l("invalid reply"),
 }
+# "failed" is a verdict, a run's status and a delivery's status: each has its own context.
 STATUS_LABELS = {"queued": _l("queued"), "running": _l("grading"), "graded": _l("graded"),
-                 "failed": _l("failed")}
+                 "failed": lazy_pgettext("grading run status", "failed")}
 
 
 @lru_cache(maxsize=1)

@@ -157,7 +157,7 @@ def hidden_check_bank(tmp_path: Path) -> Bank:
     (tmp_path / "bank" / "solutions").mkdir()
     shutil.copy(SOLUTION, tmp_path / "bank" / "solutions")
     checks = tmp_path / "bank" / "exercises" / SLUG / "checks.py"
-    marker = '@check(points=1, description="Reproduces the worked example'
+    marker = '@check(points=1, description=N_("Reproduces the worked example'
     assert marker in checks.read_text()
     checks.write_text(checks.read_text().replace(marker, marker.replace("points=1,", "points=1, visible=False,")))
     return Bank(tmp_path / "bank")

@@ -232,11 +232,12 @@ def render_feedback(graph_pair: dict) -> str:
     from flask import Flask, render_template
     from flask_babel import Babel
 
-    from grader.web import templating
+    from grader.web import language, templating
 
     app = Flask("feedback-test", template_folder=str(TEMPLATES))
     Babel(app)
     templating.init_app(app)
+    language.init_app(app)
     check = {"name": "updates_parameters", "verdict": "failed", "points": 0, "max_points": 4,
              "message": "The parameters did not change.", "graph": graph_pair}
     with app.test_request_context():

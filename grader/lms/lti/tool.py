@@ -48,6 +48,7 @@ class LaunchOutcome:
     deep_linking: dict[str, Any] | None  # kept in the session until the instructor picks
     platform_id: int
     deployment_id: str
+    locale: str | None = None  # the launch_presentation claim's locale, as the platform sent it
 
 
 class LtiTool:
@@ -100,7 +101,8 @@ class LtiTool:
             security.consume_nonce(session, row.issuer, claims["nonce"], expires)
             done = launching.apply_launch(session, row, claims, lambda: catalog.sync_exercises(session, self.bank))
             return LaunchOutcome(done.user.id, done.exercise.slug if done.exercise else None, done.course.id,
-                                 done.deep_linking, row.id, claims[security.CLAIM + "deployment_id"])
+                                 done.deep_linking, row.id, claims[security.CLAIM + "deployment_id"],
+                                 _launch_locale(claims))
 
     def _platform(self, issuer: str, client_id: str) -> LtiPlatform:
         with self.database.reading() as session:
@@ -146,3 +148,9 @@ def resource_for(exercise: Exercise, launch_url: str) -> DeepLinkResource:
         .set_resource_id(exercise.slug)
     return DeepLinkResource().set_type("ltiResourceLink").set_title(exercise.title).set_url(launch_url) \
         .set_custom_params({"exercise": exercise.slug}).set_lineitem(line_item)
+
+
+def _launch_locale(claims: dict[str, Any]) -> str | None:
+    presentation = claims.get(security.CLAIM + "launch_presentation")
+    locale = presentation.get("locale") if isinstance(presentation, dict) else None
+    return locale[:35] if isinstance(locale, str) else None

@@ -9,6 +9,9 @@ from flask_babel import gettext as _
 from pydantic import ValidationError
 
 from grader.engine.results import GradeResult
+from grader.i18n import localize
+from grader.i18n.localize import localize_result
+from grader.web.language import current_locale
 from grader.queue import publish
 from grader.store import submissions
 from grader.store.models import RunStatus, Submission, User
@@ -68,7 +71,7 @@ def create_submission():  # noqa: ANN201
                             url=url_for("api.get_submission", submission_id=accepted.submission.id, _external=True),
                             queue_position=position, delayed=bool(position and position > config().queue_limit))
     except submissions.SubmissionRejected as exc:
-        raise ApiError(exc.status, exc.message, exc.code, exc.field) from None
+        raise ApiError(exc.status, localize.render(exc.text, current_locale()), exc.code, exc.field) from None
     publish.for_app(current_app).publish_runs([accepted.run.id])  # after the commit: a worker must find the run
     return body.model_dump(mode="json"), 202, {"Location": body.url}
 
@@ -149,6 +152,7 @@ def describe(found: Submission, full: bool) -> SubmissionOut:
             result = GradeResult.from_dict(shown.result)
             view = result.to_dict() if full else result.student_dict()  # hidden checks: verdict only
             out.score, out.max_score = shown.score, shown.max_score
+            view = localize_result(view, current_locale())  # ?lang= or Accept-Language
             out.checks = [Check.model_validate(check) for check in view["checks"]]
             out.notes, out.error = view["notes"], view.get("error")
     return out
