@@ -1,4 +1,4 @@
-"""Per-submission memory + pids cgroups (cgroup v1).
+"""Per-submission memory + pids cgroups (cgroup v1, else cgroup v2).
 
 Why: rlimits are per process, so a submission that forks can multiply its
 memory and, because RLIMIT_NPROC is not enforced for uid 0, fork without
@@ -12,6 +12,8 @@ the child calls :meth:`ChildCgroup.join` before any untrusted code runs; after
 the child is reaped the parent asks :meth:`ChildCgroup.oom_killed` and then
 :meth:`ChildCgroup.remove`.  Child cgroups are created beneath the process's
 OWN cgroup of each hierarchy (from ``/proc/self/cgroup``), never at the root.
+Where the host has no v1 ``memory``/``pids`` hierarchies, the same groups are made in the
+unified (v2) hierarchy (:mod:`grader.sandbox.cgroups_v2` finds and prepares the place).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import errno
 import os
 import signal
 import time
+
+from grader.sandbox import cgroups_v2
 
 CONTROLLERS = ("memory", "pids")
 _DEFAULT_MOUNT = "/sys/fs/cgroup"
@@ -76,6 +80,19 @@ def _base_dirs() -> dict[str, str]:
     return bases
 
 
+def _layout() -> tuple[int, dict[str, str]]:
+    """(cgroup version, controller -> base directory): v1 where the host has the memory and
+    pids hierarchies, else v2 (one directory for both); raises OSError naming both reasons."""
+    try:
+        return 1, _base_dirs()
+    except OSError as v1_error:
+        try:
+            base = cgroups_v2.base_dir()
+        except OSError as v2_error:
+            raise OSError(errno.ENOENT, f"{v1_error.strerror or v1_error}; {v2_error.strerror or v2_error}") from None
+        return 2, {ctrl: base for ctrl in CONTROLLERS}
+
+
 def write_file(path: str, value: str) -> None:
     """One unbuffered write, as cgroup and /proc control files want it."""
     fd = os.open(path, os.O_WRONLY)
@@ -94,13 +111,17 @@ def _read_pids(path: str) -> list[int]:
 
 
 class ChildCgroup:
-    """A memory+pids cgroup (v1) for one child. Created by the (root) parent
-    before fork; the child joins itself; the parent kills and removes it after
-    the child is reaped."""
+    """A memory+pids cgroup for one child. Created by the (root) parent before
+    fork; the child joins itself; the parent kills and removes it after the
+    child is reaped. In v1 it is one directory per controller, in v2 one for both."""
 
-    def __init__(self, name: str, dirs: dict[str, str]) -> None:
+    def __init__(self, name: str, dirs: dict[str, str], version: int = 1) -> None:
         self.name = name
         self.dirs = dict(dirs)  # controller -> absolute cgroup directory
+        self.version = version
+
+    def _unique_dirs(self) -> list[str]:
+        return list(dict.fromkeys(self.dirs.values()))
 
     def __repr__(self) -> str:
         return f"ChildCgroup({self.name!r}, {self.dirs!r})"
@@ -110,7 +131,9 @@ class ChildCgroup:
         """mkdir both cgroups and set their limits; raises OSError if not possible."""
         if not name or "/" in name or name in (".", ".."):
             raise ValueError(f"bad cgroup name {name!r}")
-        bases = _base_dirs()
+        version, bases = _layout()
+        if version == 2:
+            return cls._create_v2(name, bases["memory"], memory_bytes, max_pids)
         made: dict[str, str] = {}
         try:
             for ctrl in CONTROLLERS:
@@ -131,14 +154,31 @@ class ChildCgroup:
             raise
         return cls(name, made)
 
+    @classmethod
+    def _create_v2(cls, name: str, base: str, memory_bytes: int, max_pids: int) -> "ChildCgroup":
+        path = os.path.join(base, name)
+        os.mkdir(path, 0o755)
+        made = cls(name, {ctrl: path for ctrl in CONTROLLERS}, version=2)
+        try:
+            write_file(os.path.join(path, "memory.max"), str(int(memory_bytes)))
+            try:  # no swapping around the limit, where swap accounting exists
+                write_file(os.path.join(path, "memory.swap.max"), "0")
+            except OSError:
+                pass
+            write_file(os.path.join(path, "pids.max"), str(int(max_pids)))
+        except BaseException:
+            made.remove()
+            raise
+        return made
+
     def join(self) -> None:
-        """Move the calling process into both cgroups (called in the child)."""
-        for ctrl in CONTROLLERS:
-            write_file(os.path.join(self.dirs[ctrl], "cgroup.procs"), "0")
+        """Move the calling process into the cgroup(s) (called in the child)."""
+        for path in self._unique_dirs():
+            write_file(os.path.join(path, "cgroup.procs"), "0")
 
     def pids(self) -> set[int]:
         found: set[int] = set()
-        for path in self.dirs.values():
+        for path in self._unique_dirs():
             found.update(_read_pids(os.path.join(path, "cgroup.procs")))
         return found
 
@@ -146,6 +186,11 @@ class ChildCgroup:
         """SIGKILL every member, repeating until both cgroups are empty or the
         timeout passes (a fork bomb may add members while we kill)."""
         deadline = time.monotonic() + timeout
+        if self.version == 2 and self.pids():
+            try:  # the kernel kills the whole group at once (5.14 and later)
+                write_file(os.path.join(self.dirs["pids"], "cgroup.kill"), "1")
+            except OSError:
+                pass
         while True:
             members = self.pids()
             if not members:
@@ -171,8 +216,11 @@ class ChildCgroup:
 
     def oom_killed(self) -> bool:
         """True when the memory cgroup OOM-killed a member (``oom_kill`` in
-        memory.oom_control) or, on kernels without that counter, when the
-        limit was ever hit (memory.failcnt > 0)."""
+        memory.oom_control, or memory.events in v2) or, on v1 kernels without
+        that counter, when the limit was ever hit (memory.failcnt > 0)."""
+        if self.version == 2:
+            events = dict(line.partition(" ")[::2] for line in self._read("memory", "memory.events").splitlines())
+            return any(events.get(key, "0").strip() not in ("", "0") for key in ("oom", "oom_kill"))
         oom = self._read("memory", "memory.oom_control")
         for line in oom.splitlines():
             key, _, value = line.partition(" ")
@@ -184,7 +232,7 @@ class ChildCgroup:
         return failcnt.isdigit() and int(failcnt) > 0
 
     def memory_peak(self) -> int:
-        value = self._read("memory", "memory.max_usage_in_bytes").strip()
+        value = self._read("memory", "memory.peak" if self.version == 2 else "memory.max_usage_in_bytes").strip()
         return int(value) if value.isdigit() else 0
 
     def remove(self) -> None:
@@ -193,7 +241,7 @@ class ChildCgroup:
             self.kill_all()
         except Exception:
             pass
-        for ctrl, path in list(self.dirs.items()):
+        for path in self._unique_dirs():
             deadline = time.monotonic() + 1.0
             while True:
                 try:
@@ -215,14 +263,16 @@ class ChildCgroup:
 
 
 def cgroups_available() -> tuple[bool, str]:
-    """Whether this process can create memory+pids child cgroups (v1)."""
+    """Whether this process can create memory+pids child cgroups (v1, else v2)."""
     try:
-        bases = _base_dirs()
+        version, bases = _layout()
     except OSError as exc:
-        return False, f"cgroup v1 memory/pids not usable: {exc.strerror or exc}"
+        return False, f"memory/pids cgroups not usable: {exc.strerror or exc}"
     for ctrl, base in bases.items():
         if not os.access(base, os.W_OK):
-            return False, f"cgroup v1 {ctrl} directory {base} is not writable"
+            return False, f"cgroup v{version} {ctrl} directory {base} is not writable"
+    if version == 2:
+        return True, f"cgroup v2 memory+pids under {bases['memory']}"
     own = _own_paths()
     return True, f"cgroup v1 memory+pids under memory:{own['memory']} pids:{own['pids']}"
 
@@ -231,7 +281,7 @@ def remove_stale(prefix: str) -> int:
     """Remove ``<prefix><pid>-*`` cgroups whose owner process is gone (a fork server that was
     SIGKILLed cannot clean up after itself); kills what is still inside. Returns how many."""
     try:
-        bases = _base_dirs()
+        version, bases = _layout()
     except OSError:
         return 0
     stale: dict[str, dict[str, str]] = {}
@@ -245,5 +295,5 @@ def remove_stale(prefix: str) -> int:
             if owner.isdigit() and not os.path.exists(f"/proc/{owner}"):
                 stale.setdefault(name, {})[ctrl] = os.path.join(base, name)
     for name, dirs in stale.items():
-        ChildCgroup(name, dirs).remove()
+        ChildCgroup(name, dirs, version).remove()
     return len(stale)
