@@ -16,6 +16,7 @@ import warnings
 import click
 
 from grader.cli.base import Context, main
+from grader.cli.serve import WORKER_NICENESS
 from grader.cli.service import INSTANCE_OPTION, bank_of, load_config, open_database
 
 PING_TIMEOUT_SECONDS = 2.0
@@ -85,6 +86,9 @@ def _attach(app, obj: Context, config) -> None:  # noqa: ANN001
     from grader.store.db import Database
 
     def open_resources():  # noqa: ANN202 - in each pool process
+        # As the embedded workers: grading yields the CPU to whatever shares the host (the
+        # web process, the database, the worker's own consumer), and loses almost nothing.
+        os.nice(WORKER_NICENESS)
         bank = bank_of(obj, config)
         return bank, obj.sandbox(bank)
 
