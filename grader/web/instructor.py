@@ -25,7 +25,7 @@ from grader.engine.source import SubmissionError, parse_submission
 from grader.queue import publish
 from grader.store import accounts, catalog, gradebook, regrades, submissions
 from grader.store.models import Course, Exercise, Submission, User
-from grader.web import charts
+from grader.web import charts, language
 from grader.web.context import database, db, instructor_required
 
 bp = Blueprint("instructor", __name__, url_prefix="/instructor")
@@ -189,10 +189,10 @@ def exercise_analytics(slug: str):  # noqa: ANN201
     failing = [tally for tally in report.checks if tally.failed]
     check_chart = charts.bar_chart(
         [(tally.name, tally.failed) for tally in failing], max(report.graded, 1),
-        title=_("Graded submissions failing each check, %(exercise)s", exercise=exercise.title))
+        title=_("Graded submissions failing each check, %(exercise)s", exercise=language.exercise_title(exercise)))
     hint_chart = charts.bar_chart(
-        [(tally.hint, tally.submissions) for tally in report.hints], max(report.graded, 1),
-        title=_("Hints shown most often, %(exercise)s", exercise=exercise.title))
+        [(language.text(tally.hint), tally.submissions) for tally in report.hints], max(report.graded, 1),
+        title=_("Hints shown most often, %(exercise)s", exercise=language.exercise_title(exercise)))
     return render_template("instructor/exercise.html", course=course, courses=courses, exercise=exercise,
                            report=report, check_chart=check_chart, hint_chart=hint_chart,
                            pending=gradebook.pending_runs(db(), course.id, exercise), max_reason=MAX_REASON)

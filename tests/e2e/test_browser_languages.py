@@ -97,3 +97,32 @@ def test_a_russian_student_switches_the_language_and_reads_everything_in_russian
         student_round(page, live_service.url, "ru", CYRILLIC, snap, "ru")
     finally:
         context.close()
+
+
+def test_an_instructor_reads_the_gradebook_and_the_analytics_in_chinese(live_service, browser, snap):  # noqa: ANN001
+    from test_browser import SOLUTION, store_submission
+
+    student, instructor = live_service.accounts["student"], live_service.accounts["instructor"]
+    store_submission(live_service, student.email, "stub.py", STUB.read_bytes())
+    store_submission(live_service, student.email, "fixed.py", SOLUTION.read_bytes())
+    live_service.drain()
+    context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = context.new_page()
+        sign_in_by_form(page, live_service.url, instructor)
+        page.get_by_role("link", name=say("zh_Hans", "Gradebook")).click()
+        page.wait_for_url("**/instructor/gradebook**")
+        snap(page, "zh-gradebook")
+        assert say("zh_Hans", "Gradebook") in page.locator("h1").first.inner_text()
+        title = Bank(ROOT).exercise(SLUG).title_in("zh_Hans")
+        assert title.upper() in page.locator("table.gradebook thead").inner_text().upper()  # CSS upper-cases it
+        page.goto(f"{live_service.url}/instructor/exercises/{SLUG}?course=demo")
+        snap(page, "zh-analytics")
+        main = page.locator("main").inner_text()
+        assert page.locator("h1").first.inner_text() == title
+        hints = page.locator("table").last.inner_text()
+        assert CJK.search(hints) and "in place" not in hints, "the hints the class was shown, in Chinese"
+        assert len(CJK.findall(main)) > 40
+    finally:
+        context.close()

@@ -119,10 +119,16 @@ def get_submission(submission_id: int):  # noqa: ANN201
     ---
     get:
       summary: A submission's status and grade
-      description: Students see their own submissions only; hidden checks show their verdict only.
+      description: >-
+        Students see their own submissions only; hidden checks show their verdict only.
+        Messages, hints, descriptions and notes are in the language of ?lang= (en, zh, ru),
+        else of Accept-Language, else English; check names, verdicts and field names are
+        stable English identifiers in every language.
       security: [{bearer: []}]
       parameters:
         - {name: submission_id, in: path, required: true, schema: {type: integer, minimum: 1}}
+        - {name: lang, in: query, required: false, schema: {type: string, enum: [en, zh, ru]},
+           description: The language of the feedback texts}
       responses:
         200: {description: The submission, content: {application/json: {schema: SubmissionOut}}}
         401: {$ref: "#/components/responses/Error"}
