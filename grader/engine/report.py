@@ -59,16 +59,17 @@ def _format_check(check: CheckResult, width: int, show_hidden: bool, locale: str
     if check.output:
         lines.append(f"{detail}{label(N_('Your code printed'))}:")
         lines += [f"{detail}  | {l}" for l in check.output.splitlines()[:20]]
-    lines += _graph_lines(check, detail)
+    lines += _graph_lines(check, detail, locale)
     return lines
 
 
-def _graph_lines(check: CheckResult, detail: str) -> list[str]:
-    """The student's autograd graph next to the expected one, for a gradient-flow check."""
+def _graph_lines(check: CheckResult, detail: str, locale: str = DEFAULT) -> list[str]:
+    """The student's autograd graph next to the expected one, for a gradient-flow check (in
+    ``locale``: headings, titles and the probe's labels and texts)."""
     pair = check.graph if isinstance(check.graph, dict) else None
     if not pair or pair.get("student") is None:
         return []
     pair = {key: graphs.validate(pair.get(key)) for key in ("student", "expected")}
     if pair["student"] is None:
         return []
-    return [f"{detail}{line}" for line in graphs.render_pair_text(pair).splitlines()]
+    return [f"{detail}{line}" for line in graphs.render_pair_text(pair, locale).splitlines()]

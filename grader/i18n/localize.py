@@ -61,10 +61,18 @@ def _match_template(locale: str, message: str) -> str | None:
             translated = catalogue.gettext(template)
             if translated == template:
                 return None
-            # A captured value that is itself a marked constant (a label) is translated too.
-            return "".join(literal + (catalogue.gettext(found.group(name)) if name else "")
+            # A captured value that is itself a marked constant or a rendered template (a label:
+            # "sub() under torch.no_grad()") is translated too.
+            return "".join(literal + (_captured(locale, found.group(name), message) if name else "")
                            for literal, name in _fields(translated))
     return None
+
+
+def _captured(locale: str, value: str, message: str) -> str:
+    translated = translations(locale).gettext(value)
+    if translated != value or len(value) >= len(message):
+        return translated
+    return _match_template(locale, value) or value
 
 
 def _fields(pattern: str) -> list[tuple[str, str | None]]:
@@ -83,6 +91,10 @@ def _templates(locale: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
     found = []
     for key in ids:
         if not isinstance(key, str) or "{" not in key:
+            continue
+        if len(re.findall(r"[A-Za-z]{2,}", re.sub(r"\{[^}]*\}", "", key))) < 2:
+            # Fewer than two words of its own ("{name} {where}", "loss {index}"): it would
+            # match text that merely starts with a word.
             continue
         regex, seen = "", set()
         for literal, name in _fields(key):
@@ -148,15 +160,45 @@ def localize_result(result: dict[str, Any], locale: str) -> dict[str, Any]:
     return out
 
 
+# What the graph probe calls the root when no backward() ran (a label, not a tensor's name).
+NO_ROOT = "no backward() call"
+
+
 def _localize_graph(pair: dict[str, Any], locale: str) -> dict[str, Any]:
-    """The cut explanations the graph probe wrote are constants of the probe: look them up."""
+    """The cut explanations and node labels the graph probe wrote are sentences of the probe,
+    rendered from its templates (plain strings out of the sandbox): look them up. Names,
+    operator names (MulBackward0) and shapes are data and stay. A translation longer than the
+    schema's caps is shortened, so the graph still validates."""
+    from grader.engine.graph.schema import MAX_LABEL, MAX_TEXT
+
     pair = copy.deepcopy(pair)
     for graph in pair.values():
-        if isinstance(graph, dict):
-            for cut in graph.get("cuts") or []:
-                if isinstance(cut, dict) and isinstance(cut.get("text"), str):
-                    cut["text"] = gettext(locale, cut["text"])
+        if not isinstance(graph, dict):
+            continue
+        for cut in graph.get("cuts") or []:
+            if isinstance(cut, dict) and isinstance(cut.get("text"), str):
+                cut["text"] = _within(gettext(locale, cut["text"]), MAX_TEXT)
+        for node in graph.get("nodes") or []:
+            if isinstance(node, dict) and isinstance(node.get("label"), str):
+                node["label"] = _within(graph_label(locale, node["label"]), MAX_LABEL)
+        root = graph.get("root")
+        if isinstance(root, dict) and root.get("label") == NO_ROOT:
+            root["label"] = _within(gettext(locale, NO_ROOT), MAX_LABEL)
     return pair
+
+
+def graph_label(locale: str, label: str) -> str:
+    """A node label of a graph in ``locale``: an operator name (``MulBackward0``) stays, a
+    phrase of the probe (``leaf made in fit()``) is translated."""
+    if not label or locale == DEFAULT:
+        return label
+    if label.isidentifier():  # a grad_fn's class name, or a one-word constant ("parameter")
+        return translations(locale).gettext(label)
+    return gettext(locale, label)
+
+
+def _within(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _count(text: Text) -> int:

@@ -55,22 +55,25 @@ def format_score(value: float | None) -> str:
 def graph_svg(data: object, title: str, ident: str) -> Markup:
     """A stored autograd graph (plain data) drawn as inline SVG at render time. The data is
     validated again (it came out of the sandbox, then out of the database) and every label is
-    escaped by the renderer; anything invalid draws nothing."""
+    escaped by the renderer; anything invalid draws nothing. Drawn in the page's language."""
     from grader.engine import graph as graphs
+    from grader.web.language import current_locale
 
     graph = graphs.validate(data)
     if graph is None:
         return Markup("")
-    return Markup(graphs.render_svg(graph, title=str(title), ident=str(ident)))
+    return Markup(graphs.render_svg(graph, title=str(title), ident=str(ident), locale=current_locale()))
 
 
 def graph_cuts(data: object, notes: bool = False) -> list[dict[str, str]]:
     """The cuts of a stored graph as text, for the list under the drawing (escaped by Jinja);
-    with ``notes``, the remarks about the whole call instead (no backward() at all)."""
+    with ``notes``, the remarks about the whole call instead (no backward() at all). In the
+    page's language."""
     from grader.engine import graph as graphs
+    from grader.web.language import current_locale
 
     graph = graphs.validate(data)
-    return graphs.cut_list(graph, notes=notes) if graph is not None else []
+    return graphs.cut_list(graph, notes=notes, locale=current_locale()) if graph is not None else []
 
 
 def init_app(app: Flask) -> None:

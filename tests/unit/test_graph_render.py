@@ -261,3 +261,52 @@ def test_the_feedback_page_escapes_what_the_sandbox_reported():
     assert "<script>" not in html
     assert "&lt;script&gt;alert(&#39;cut&#39;)&lt;/script&gt;" in html
     assert "Not available." in html
+
+
+# ----------------------------------------------------------------------------- languages
+def rebinding_fit(x, y, w0, lr, steps):
+    w = w0.clone().requires_grad_()
+    for _ in range(steps):
+        loss = ((w * x - y) ** 2).mean()
+        loss.backward()
+        w = w - lr * w.grad
+    return w
+
+
+@pytest.mark.parametrize("locale, script", [("zh_Hans", r"[\u4e00-\u9fff]"), ("ru", r"[\u0400-\u04ff]")])
+def test_the_graph_is_drawn_in_the_student_language(locale, script):
+    import torch
+
+    from grader.i18n.localize import localize_check
+    from grader.sandbox.graph_probe import GraphRecorder
+
+    args = {"x": torch.tensor([1.0, 2.0]), "y": torch.tensor([2.0, 4.0]), "w0": torch.tensor([0.5]),
+            "lr": 0.1, "steps": 2}
+    with GraphRecorder(args, __file__) as recorder:
+        with pytest.raises(TypeError):  # the second step: w.grad is None (the sandbox keeps the graph)
+            rebinding_fit(**args)
+    graph = graphs.validate(recorder.report())
+    assert graph is not None and any(c["kind"] == "rebound" for c in graph["cuts"])
+    english = graphs.render_text(graph)
+    assert "is now a new tensor" in english and "leaf made in rebinding_fit()" in english
+
+    # The probe's plain English data drawn in the language, and the same once the stored
+    # check was localised (as the web page and `grader grade` do): one translation, not two.
+    stored = localize_check({"name": "c", "graph": {"student": graph, "expected": None}}, locale)["graph"]["student"]
+    assert graphs.validate(stored) is not None
+    for data in (graph, stored):
+        cuts = graphs.cut_list(data, locale=locale)
+        text = graphs.render_text(data, locale)
+        svg = graphs.render_svg(data, ident="g", locale=locale)
+        for rendered in [c["title"] for c in cuts] + [c["text"] for c in cuts] + [text, svg]:
+            assert re.search(script, rendered), rendered
+        rebound = next(c for c in cuts if c["kind"] == "rebound")
+        assert rebound["where"] == "w" and "SubBackward0" in rebound["text"] and "`w = w - lr * w.grad`" in rebound["text"]
+        for kept in ("SubBackward0", "MulBackward0", "MeanBackward0", "rebinding_fit()", "(1,)"):
+            assert kept in text and kept in svg
+        for english_words in ("is now a new tensor", "leaf made in", "Where the chain breaks", "backward() from",
+                              "rebound", "grad of a non-leaf"):
+            assert english_words not in text and english_words not in svg
+        assert text == graphs.render_text(graph, locale)
+    pair = graphs.render_pair_text({"student": graph, "expected": None}, locale)
+    assert re.search(script, pair.splitlines()[0]) and "SubBackward0" in pair

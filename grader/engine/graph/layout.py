@@ -1,19 +1,47 @@
 """What the text and the SVG renderings share: who hangs below whom, and the text of a node
-and of the cuts."""
+and of the cuts.
+
+Both renderings take a ``locale``: their own words (cut titles, headings) are marked with
+``N_`` and translated here; the labels and cut texts the probe wrote are recognised by their
+templates (:func:`grader.i18n.localize.gettext`). Names, operator names and shapes stay."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from grader.i18n.catalogs import translations
+from grader.i18n.locales import DEFAULT
+from grader.i18n.localize import NO_ROOT, gettext, graph_label
+from grader.i18n.text import N_
+
 CUT_TITLES = {
-    "no-grad-fn": "no grad_fn", "detach": "detached", "no-grad": "under no_grad",
-    "new-leaf": "new leaf", "unreached": "not reached", "not-in-optimizer": "not in the optimizer",
-    "stale-in-optimizer": "stale optimizer", "rebound": "rebound", "no-backward": "no backward()",
-    "non-leaf-grad": ".grad of a non-leaf",
+    "no-grad-fn": N_("no grad_fn"), "detach": N_("detached"), "no-grad": N_("under no_grad"),
+    "new-leaf": N_("new leaf"), "unreached": N_("not reached"), "not-in-optimizer": N_("not in the optimizer"),
+    "stale-in-optimizer": N_("stale optimizer"), "rebound": N_("rebound"), "no-backward": N_("no backward()"),
+    "non-leaf-grad": N_(".grad of a non-leaf"),
 }
 SCISSORS = "✂"
 
 NOTES = frozenset({"no-backward"})  # said about the whole call, not a break in the chain
+
+
+def say(locale: str, msgid: str, **values: Any) -> str:
+    """One of the renderers' own texts (marked with ``N_``) in ``locale``, filled with ``values``."""
+    pattern = translations(locale).gettext(msgid) if locale != DEFAULT else msgid
+    try:
+        return pattern.format(**values) if values else pattern
+    except (KeyError, IndexError, ValueError):  # a broken translation must not lose the graph
+        return msgid.format(**values)
+
+
+def cut_title(kind: str, locale: str = DEFAULT) -> str:
+    return say(locale, CUT_TITLES[kind]) if kind in CUT_TITLES else kind
+
+
+def root_label(graph: dict[str, Any], locale: str = DEFAULT) -> str:
+    """The root's name (``loss``), or what the probe calls it when no backward() ran."""
+    label = graph["root"]["label"]
+    return say(locale, NO_ROOT) if label == NO_ROOT else label
 
 
 def shape_text(shape: list[int] | None) -> str:
@@ -23,19 +51,34 @@ def shape_text(shape: list[int] | None) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def node_text(node: dict[str, Any]) -> str:
+def probe_text(text: str, locale: str = DEFAULT, label: bool = False) -> str:
+    """A cut text or node label the probe wrote, in ``locale``. The probe writes English (ASCII
+    but for names); a text that is not ASCII was translated already (a stored result is
+    localised before it is drawn) and is not looked up a second time."""
+    if locale == DEFAULT or not text or not text.isascii():
+        return text
+    return graph_label(locale, text) if label else gettext(locale, text)
+
+
+def node_label(node: dict[str, Any], locale: str = DEFAULT) -> str:
+    return probe_text(node["label"], locale, label=True)
+
+
+def node_text(node: dict[str, Any], locale: str = DEFAULT) -> str:
     """``h = TanhBackward0 (2, 3)``, ``model.0.weight [parameter] (4, 3)``."""
     shape = shape_text(node["shape"])
+    label = node_label(node, locale)
     if node["kind"] == "op":
-        head = f"{node['name']} = {node['label']}" if node["name"] else node["label"]
+        head = f"{node['name']} = {label}" if node["name"] else label
     else:
-        head = f"{node['name']} [{node['label']}]" if node["name"] else f"[{node['label']}]"
+        head = f"{node['name']} [{label}]" if node["name"] else f"[{label}]"
     return f"{head} {shape}".rstrip()
 
 
-def cut_list(graph: dict[str, Any], notes: bool = False) -> list[dict[str, str]]:
+def cut_list(graph: dict[str, Any], notes: bool = False, locale: str = DEFAULT) -> list[dict[str, str]]:
     """The cuts as text: ``{"kind", "title", "where", "text"}`` (``where`` names the node);
-    with ``notes``, only the remarks about the whole call (no backward() at all) instead."""
+    with ``notes``, only the remarks about the whole call (no backward() at all) instead.
+    Titles, labels and texts in ``locale``."""
     by_id = {n["id"]: n for n in graph["nodes"]}
     shown = []
     for cut in graph["cuts"]:
@@ -44,9 +87,9 @@ def cut_list(graph: dict[str, Any], notes: bool = False) -> list[dict[str, str]]
         node = by_id.get(cut["node"]) if cut["node"] is not None else None
         where = ""
         if node is not None:
-            where = node["name"] or node["label"]
-        shown.append({"kind": cut["kind"], "title": CUT_TITLES.get(cut["kind"], cut["kind"]),
-                      "where": where, "text": cut["text"]})
+            where = node["name"] or node_label(node, locale)
+        shown.append({"kind": cut["kind"], "title": cut_title(cut["kind"], locale),
+                      "where": where, "text": probe_text(cut["text"], locale)})
     return shown
 
 

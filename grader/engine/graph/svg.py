@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from html import escape
 from typing import Any
 
-from .layout import CUT_TITLES, SCISSORS, Layout, cut_list, node_text, shape_text
+from grader.i18n.locales import DEFAULT
+from grader.i18n.localize import render
+from grader.i18n.text import N_, TN
+
+from .layout import SCISSORS, Layout, cut_list, cut_title, node_label, node_text, root_label, say, shape_text
 from .text import headline
 
 BOX_HEIGHT = 40
@@ -29,38 +34,54 @@ EDGE = "#4b5563"
 Box = tuple[float, float, float, float]  # x, y, width, height
 
 
-def render_svg(graph: dict[str, Any], title: str = "Autograd graph", ident: str = "graph") -> str:
+def render_svg(graph: dict[str, Any], title: str = N_("Autograd graph"), ident: str = "graph",
+               locale: str = DEFAULT) -> str:
     """A layered drawing: the root on top, each row one step further from it; boxes with the
     node's name and grad_fn, arrows the way backward() goes, cut links red and dashed, nodes
     with a cut outlined red and labelled, what backward() does not get to greyed. Deterministic,
     every label escaped, no external dependency. ``ident`` makes the element ids unique on a
-    page (two graphs side by side)."""
+    page (two graphs side by side). Texts in ``locale`` (``title`` is looked up, so the caller
+    may pass it translated already)."""
     ident = re.sub(r"[^A-Za-z0-9_-]", "-", ident)[:60] or "graph"
     layout = Layout(graph)
     rows = _rows(layout)
-    boxes = _place(layout, rows)
+    boxes = _place(layout, rows, locale)
     width = max([MARGIN * 2 + 240] + [x + w + MARGIN for x, _, w, _ in boxes.values()])
     height = max([MARGIN * 2 + BOX_HEIGHT] + [y + h + MARGIN for _, y, _, h in boxes.values()])
     width, height = int(math.ceil(width)), int(math.ceil(height))
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="graph-svg" role="img" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" aria-labelledby="{ident}-title {ident}-desc">',
-        f'<title id="{ident}-title">{escape(title)}</title>',
-        f'<desc id="{ident}-desc">{escape(_summary(graph))}</desc>',
+        f'<title id="{ident}-title">{escape(say(locale, title))}</title>',
+        f'<desc id="{ident}-desc">{escape(_summary(graph, locale))}</desc>',
         "<defs>" + _marker(f"{ident}-arrow", EDGE) + _marker(f"{ident}-grey", GREY)
         + _marker(f"{ident}-cut", CUT_COLOUR) + "</defs>",
     ]
     parts += _edges_svg(layout, boxes, ident)
     loose = [boxes[i] for i in layout.loose if i in boxes]
     if loose:
+        caption = say(locale, N_("not connected to {root}:"), root=root_label(graph, locale))
         parts.append(f'<text x="{MARGIN}" y="{min(b[1] for b in loose) - 7:.1f}" font-size="11" fill="#6b7480" '
-                     f'font-family="{FONT}">not connected to {escape(graph["root"]["label"])}:</text>')
-    parts += [_box_svg(layout, node, boxes[node]) for node in layout.order if node in boxes]
+                     f'font-family="{FONT}">{escape(caption)}</text>')
+    parts += [_box_svg(layout, node, boxes[node], locale) for node in layout.order if node in boxes]
     if not boxes:
         parts.append(f'<text x="{MARGIN}" y="{MARGIN + 24}" font-size="12" fill="{INK}" '
-                     f'font-family="{FONT}">{escape(headline(graph))} nothing.</text>')
+                     f'font-family="{FONT}">{escape(_nothing(graph, locale))}</text>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _nothing(graph: dict[str, Any], locale: str) -> str:
+    """The headline of a graph with no node, as one sentence."""
+    calls = graph["backward_calls"]
+    if calls == 0:
+        return say(locale, N_("No backward() ran in this call; what the code computed: nothing."))
+    root = f"{root_label(graph, locale)} {shape_text(graph['root']['shape'])}".rstrip()
+    if calls == 1:
+        return say(locale, N_("backward() from {root}: nothing."), root=root)
+    return render(TN("backward() from {root} (the last of {n} backward() calls in this call): nothing.",
+                     "backward() from {root} (the last of {n} backward() calls in this call): nothing.",
+                     calls, root=root), locale)
 
 
 def _marker(ident: str, colour: str) -> str:
@@ -116,32 +137,51 @@ def _order_rows(layout: Layout, rows: list[list[int]]) -> list[list[int]]:
     return ordered
 
 
-def _box_lines(node: dict[str, Any]) -> tuple[str, str]:
+def _box_lines(node: dict[str, Any], locale: str = DEFAULT) -> tuple[str, str]:
     shape = shape_text(node["shape"])
+    label = node_label(node, locale)
     if node["name"]:
-        return node["name"], f"{node['label']} {shape}".rstrip()
-    return node["label"], shape
+        return node["name"], f"{label} {shape}".rstrip()
+    return label, shape
 
 
-def _cut_line(layout: Layout, node: int) -> str:
+def _cut_line(layout: Layout, node: int, locale: str = DEFAULT) -> str:
     kinds = layout.all_kinds.get(node, [])
-    return f"{SCISSORS} " + ", ".join(dict.fromkeys(CUT_TITLES.get(k, k) for k in kinds)) if kinds else ""
+    return f"{SCISSORS} " + ", ".join(dict.fromkeys(cut_title(k, locale) for k in kinds)) if kinds else ""
+
+
+def _char_width(char: str) -> int:
+    """Columns of a character in a monospace font: CJK ideographs and full-width forms take two."""
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def _columns(text: str) -> int:
+    return sum(_char_width(c) for c in text)
 
 
 def _short(text: str, limit: int = BOX_CHARS) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    """At most ``limit`` columns (a Chinese character counts as two)."""
+    if _columns(text) <= limit:
+        return text
+    kept, used = [], 0
+    for char in text:
+        if used + _char_width(char) > limit - 1:
+            break
+        kept.append(char)
+        used += _char_width(char)
+    return "".join(kept) + "…"
 
 
-def _box_size(layout: Layout, node: int) -> tuple[float, float]:
-    lines = [*_box_lines(layout.by_id[node]), _cut_line(layout, node)]
-    chars = max(len(_short(line)) for line in lines)
+def _box_size(layout: Layout, node: int, locale: str = DEFAULT) -> tuple[float, float]:
+    lines = [*_box_lines(layout.by_id[node], locale), _cut_line(layout, node, locale)]
+    chars = max(_columns(_short(line)) for line in lines)
     height = BOX_HEIGHT + (CUT_LINE if lines[2] else 0)
     return max(MIN_BOX, chars * CHAR_WIDTH + 16), height
 
 
-def _place(layout: Layout, rows: list[list[int]]) -> dict[int, Box]:
+def _place(layout: Layout, rows: list[list[int]], locale: str = DEFAULT) -> dict[int, Box]:
     """Every box: rows centred on the widest one, each row as tall as its tallest box."""
-    sizes = {i: _box_size(layout, i) for row in rows for i in row}
+    sizes = {i: _box_size(layout, i, locale) for row in rows for i in row}
     row_widths = [sum(sizes[i][0] for i in row) + COLUMN_GAP * (len(row) - 1) for row in rows]
     widest = max(row_widths, default=0)
     boxes: dict[int, Box] = {}
@@ -182,21 +222,21 @@ def _edges_svg(layout: Layout, boxes: dict[int, Box], ident: str) -> list[str]:
     return parts
 
 
-def _box_svg(layout: Layout, node: int, box: Box) -> str:
+def _box_svg(layout: Layout, node: int, box: Box, locale: str = DEFAULT) -> str:
     data = layout.by_id[node]
     x, y, w, h = box
-    first, second = _box_lines(data)
-    cut_line = _cut_line(layout, node)
+    first, second = _box_lines(data, locale)
+    cut_line = _cut_line(layout, node, locale)
     grey = node in layout.behind_cut or node in layout.loose
     fill = "#f7f7f8" if grey else FILL[data["kind"]]
     stroke = CUT_COLOUR if cut_line else (GREY if grey else STROKE[data["kind"]])
     dash = ' stroke-dasharray="4 3"' if cut_line or node in layout.loose else ""
     ink = "#6b7480" if grey else INK
-    tip = node_text(data)
+    tip = node_text(data, locale)
     if cut_line:
         tip += f" — {cut_line}"
     if node in layout.behind_cut:
-        tip += " — backward() does not get here"
+        tip += " — " + say(locale, N_("backward() does not get here"))
     centre = x + w / 2
     texts = (f'<text x="{centre:.1f}" y="{y + 16:.1f}" text-anchor="middle" font-size="12" font-weight="600" '
              f'font-family="{FONT}" fill="{ink}">{escape(_short(first))}</text>'
@@ -210,13 +250,15 @@ def _box_svg(layout: Layout, node: int, box: Box) -> str:
             f'stroke="{stroke}" stroke-width="{1.8 if cut_line else 1.1}"{dash}/>{texts}</g>')
 
 
-def _summary(graph: dict[str, Any]) -> str:
-    cuts = cut_list(graph)
-    parts = [headline(graph).rstrip(":"), f"{len(graph['nodes'])} nodes"]
+def _summary(graph: dict[str, Any], locale: str = DEFAULT) -> str:
+    cuts = cut_list(graph, locale=locale)
+    count = len(graph["nodes"])
+    parts = [headline(graph, locale).rstrip(":："), render(TN("{n} node", "{n} nodes", count), locale)]
     if cuts:
-        parts.append("cut: " + "; ".join(f"{c['title']}" + (f" at {c['where']}" if c["where"] else "")
-                                         for c in cuts))
-    parts.append("reached: " + (", ".join(graph["reached"]) or "none"))
+        at = say(locale, N_("at"))
+        parts.append(say(locale, N_("cut")) + ": "
+                     + "; ".join(f"{c['title']}" + (f" {at} {c['where']}" if c["where"] else "") for c in cuts))
+    parts.append(say(locale, N_("reached")) + ": " + (", ".join(graph["reached"]) or say(locale, N_("none"))))
     if graph["unreached"]:
-        parts.append("not reached: " + ", ".join(graph["unreached"]))
+        parts.append(say(locale, N_("not reached")) + ": " + ", ".join(graph["unreached"]))
     return ". ".join(parts) + "."
