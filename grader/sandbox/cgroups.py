@@ -32,19 +32,10 @@ _DEFAULT_MOUNT = "/sys/fs/cgroup"
 def _v1_mounts() -> dict[str, tuple[str, str]]:
     """controller -> (mount point, mount root) for every cgroup v1 mount."""
     found: dict[str, tuple[str, str]] = {}
-    try:
-        with open("/proc/self/mountinfo") as fh:
-            lines = fh.read().splitlines()
-    except OSError:
-        return found
-    for line in lines:
-        left, _, right = line.partition(" - ")
-        fields, rfields = left.split(), right.split()
-        if len(fields) < 5 or len(rfields) < 3 or rfields[0] != "cgroup":
-            continue
-        for opt in rfields[2].split(","):
+    for point, root, options in cgroups_v2.mounts("cgroup", "/proc/self/mountinfo"):
+        for opt in options:
             if opt in CONTROLLERS:
-                found.setdefault(opt, (fields[4], fields[3]))
+                found.setdefault(opt, (point, root))
     return found
 
 

@@ -25,19 +25,26 @@ LEAF = "grader-leaf"
 NEEDED = ("memory", "pids")
 
 
-def unified_mount(mountinfo: str | None = None) -> tuple[str, str] | None:
-    """(mount point, mount root) of the cgroup2 file system, or None."""
+def mounts(fstype: str, mountinfo: str | None = None) -> list[tuple[str, str, list[str]]]:
+    """(mount point, mount root, super options) of every mount of ``fstype``."""
     try:
         with open(mountinfo or MOUNTINFO) as handle:
             lines = handle.read().splitlines()
     except OSError:
-        return None
+        return []
+    found = []
     for line in lines:
         left, _, right = line.partition(" - ")
         fields, rfields = left.split(), right.split()
-        if len(fields) >= 5 and rfields and rfields[0] == "cgroup2":
-            return fields[4], fields[3]
-    return None
+        if len(fields) >= 5 and rfields and rfields[0] == fstype:
+            found.append((fields[4], fields[3], rfields[2].split(",") if len(rfields) > 2 else []))
+    return found
+
+
+def unified_mount(mountinfo: str | None = None) -> tuple[str, str] | None:
+    """(mount point, mount root) of the cgroup2 file system, or None."""
+    found = mounts("cgroup2", mountinfo)
+    return (found[0][0], found[0][1]) if found else None
 
 
 def own_path(proc_cgroup: str | None = None) -> str | None:
@@ -105,8 +112,6 @@ def _words(path: str) -> list[str]:
 
 
 def _write(path: str, value: str) -> None:
-    fd = os.open(path, os.O_WRONLY)
-    try:
-        os.write(fd, value.encode())
-    finally:
-        os.close(fd)
+    from grader.sandbox.cgroups import write_file  # (cgroups imports this module)
+
+    write_file(path, value)

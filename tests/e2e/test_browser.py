@@ -219,11 +219,17 @@ def test_submission_page_updates_itself_without_javascript(live_service, browser
         context.close()
 
 
-def test_instructor_sees_the_students_attempts_in_the_gradebook_and_its_csv(live_service, context, snap):  # noqa: ANN001
+def stub_and_solution_graded(live_service):  # noqa: ANN001, ANN201
+    """The demo student's stub and fixed submissions, graded; (student, instructor)."""
     student, instructor = live_service.accounts["student"], live_service.accounts["instructor"]
     store_submission(live_service, student.email, "stub.py", STUB.read_bytes())
     store_submission(live_service, student.email, "fixed.py", SOLUTION.read_bytes())
     live_service.drain()
+    return student, instructor
+
+
+def test_instructor_sees_the_students_attempts_in_the_gradebook_and_its_csv(live_service, context, snap):  # noqa: ANN001
+    student, instructor = stub_and_solution_graded(live_service)
 
     page = context.new_page()
     sign_in(page, live_service.url, instructor, snap)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-from test_browser import SLUG, STUB, SUBMISSION_URL, TIMEOUT_MS, check_section, wait_until_graded
+from test_browser import (SLUG, STUB, SUBMISSION_URL, TIMEOUT_MS, check_section, sqlite_only,  # noqa: F401
+                          wait_until_graded)
 
 from grader.engine.bank import Bank
 from grader.i18n import localize
@@ -18,13 +18,6 @@ from grader.store import accounts
 ROOT = Path(__file__).resolve().parents[2]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-
-
-@pytest.fixture(autouse=True)
-def sqlite_only(request: pytest.FixtureRequest) -> None:
-    callspec = getattr(request.node, "callspec", None)
-    if callspec is not None and callspec.params.get("database_url") == "postgresql":
-        pytest.skip("browser tests run on SQLite only")
 
 
 def say(locale: str, english: str) -> str:
@@ -100,12 +93,9 @@ def test_a_russian_student_switches_the_language_and_reads_everything_in_russian
 
 
 def test_an_instructor_reads_the_gradebook_and_the_analytics_in_chinese(live_service, browser, snap):  # noqa: ANN001
-    from test_browser import SOLUTION, store_submission
+    from test_browser import stub_and_solution_graded
 
-    student, instructor = live_service.accounts["student"], live_service.accounts["instructor"]
-    store_submission(live_service, student.email, "stub.py", STUB.read_bytes())
-    store_submission(live_service, student.email, "fixed.py", SOLUTION.read_bytes())
-    live_service.drain()
+    _student, instructor = stub_and_solution_graded(live_service)
     context = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT_MS)
     try:
