@@ -41,8 +41,11 @@ def gettext(locale: str, message: str) -> str:
     return _from_template(locale, message) or message
 
 
+MAX_MATCHED = 1000  # longer plain strings are shown as they are (matching is superlinear)
+
+
 def _from_template(locale: str, message: str) -> str | None:
-    if len(message) > 4000:
+    if len(message) > MAX_MATCHED:
         return None
     found = _match_template(locale, message)
     if found is None and message.endswith(".") and not message.endswith(".."):
@@ -55,7 +58,9 @@ def _from_template(locale: str, message: str) -> str | None:
 
 def _match_template(locale: str, message: str) -> str | None:
     catalogue = translations(locale)
-    for template, pattern in _templates(locale):
+    for template, literals, pattern in _templates(locale):
+        if not all(literal in message for literal in literals):
+            continue  # cheap: most templates share no text with the message
         found = pattern.fullmatch(message)
         if found:
             translated = catalogue.gettext(template)
@@ -84,8 +89,9 @@ def _fields(pattern: str) -> list[tuple[str, str | None]]:
 
 
 @functools.lru_cache(maxsize=None)
-def _templates(locale: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
-    """Every message id of ``locale``'s catalogue with placeholders, as a regular expression."""
+def _templates(locale: str) -> tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]:
+    """Every message id of ``locale``'s catalogue with placeholders: the id, its literal
+    pieces and a regular expression that matches what it renders to."""
     catalogue = translations(locale)
     ids = getattr(catalogue, "_catalog", {})
     found = []
@@ -105,7 +111,8 @@ def _templates(locale: str) -> tuple[tuple[str, re.Pattern[str]], ...]:
                 regex += f"(?P<{name}>.+?)"
                 seen.add(name)
         if seen:
-            found.append((key, re.compile(regex, re.S)))
+            literals = tuple(literal for literal, _name in _fields(key) if literal.strip())
+            found.append((key, literals, re.compile(regex, re.S)))
     # The most specific template first: the longest literal text.
     found.sort(key=lambda item: -len(re.sub(r"\{[^}]*\}", "", item[0])))
     return tuple(found)
