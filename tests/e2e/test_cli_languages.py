@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 
+import pytest
 from test_cli import ROOT, SLUG, grader
 
 from grader.i18n import localize
@@ -15,6 +16,9 @@ from grader.i18n import localize
 STUB = ROOT / "exercises" / SLUG / "stub.py"
 CJK = re.compile(r"[\u4e00-\u9fff]")
 CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+
+# Each test starts `grader` (and torch) in a process of its own: with the slow suites.
+pytestmark = pytest.mark.slow
 
 
 def graded_json(*options: str, env: dict | None = None) -> dict:
