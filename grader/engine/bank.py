@@ -8,6 +8,7 @@ the student's code, and speaks plain data only).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import os
 import sys
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from grader.checks import Check
+from grader.i18n.locales import DEFAULT, short
 
 REQUIRED_FILES = ("exercise.toml", "README.md", "stub.py", "stub.ipynb", "checks.py", "driver.py")
 
@@ -116,9 +118,7 @@ class Exercise:
 
     def statement_path(self, locale: str = "en") -> Path:
         """``README.md`` (English) or its translation ``README.<zh|ru>.md``."""
-        from grader.i18n.locales import DEFAULT, short
-
-        return self.folder / ("README.md" if locale == DEFAULT else f"README.{short(locale)}.md")
+        return statement_file(self.folder, locale)
 
     def statement_in(self, locale: str) -> str:
         """The statement in ``locale``; the English one where that translation is missing."""
@@ -127,11 +127,33 @@ class Exercise:
 
     def title_in(self, locale: str) -> str:
         """The first heading of the statement in ``locale`` (the toml's title in English)."""
-        if locale != "en" and self.statement_path(locale).is_file():
-            for line in self.statement_in(locale).splitlines():
-                if line.startswith("# "):
-                    return line[2:].strip()
-        return self.title
+        return translated_title(self.folder, locale) or self.title
+
+
+def statement_file(folder: Path, locale: str) -> Path:
+    return folder / ("README.md" if locale == DEFAULT else f"README.{short(locale)}.md")
+
+
+def translated_title(folder: Path, locale: str) -> str | None:
+    """The first heading of the translated statement in ``folder``; None in English or where
+    there is none. Read once per version of the file: pages ask for it in every table cell."""
+    if locale == DEFAULT:
+        return None
+    path = statement_file(folder, locale)
+    try:
+        modified = path.stat().st_mtime_ns
+    except OSError:
+        return None
+    return _first_heading(str(path), modified)
+
+
+@functools.lru_cache(maxsize=256)
+def _first_heading(path: str, modified: int) -> str | None:  # noqa: ARG001 - part of the cache key
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("# "):
+                return line[2:].strip()
+    return None
 
 
 @dataclass
@@ -159,6 +181,11 @@ class Bank:
     def slugs(self) -> list[str]:
         return sorted(p.name for p in self.exercises_dir.iterdir()
                       if p.is_dir() and (p / "exercise.toml").exists())
+
+    def title_in(self, slug: str, locale: str) -> str | None:
+        """The translated title of exercise ``slug`` without loading the exercise (None in
+        English or without a translation)."""
+        return translated_title(self.exercises_dir / slug, locale)
 
     def exercise(self, slug: str) -> Exercise:
         folder = self.exercises_dir / slug

@@ -16,16 +16,9 @@ from typing import Any
 
 from grader.i18n.catalogs import translations
 from grader.i18n.locales import DEFAULT
-from grader.i18n.text import N_, Text, is_text_json
+from grader.i18n.text import Text, is_text_json
 
 CHECK_FIELDS = ("message", "description", "hint")
-
-VERDICT_LABELS = {
-    "passed": N_("passed"), "failed": N_("failed"), "error": N_("error"),
-    "timeout": N_("timeout"), "memory": N_("memory limit"), "crashed": N_("crashed"),
-    "invalid-reply": N_("invalid reply"),
-}
-
 
 def gettext(locale: str, message: str) -> str:
     """``message`` (an English constant) in ``locale``; itself where there is no translation.
@@ -132,10 +125,6 @@ def render(value: Any, locale: str) -> Any:
     if isinstance(value, str):
         return gettext(locale, value)
     return value
-
-
-def verdict_label(verdict: str, locale: str) -> str:
-    return gettext(locale, VERDICT_LABELS.get(verdict, verdict))
 
 
 def localize_check(check: dict[str, Any], locale: str) -> dict[str, Any]:

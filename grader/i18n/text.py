@@ -41,8 +41,13 @@ class Text:
         return part in str(self)
 
     def __str__(self) -> str:
-        return self.render(lambda text: text.id if text.plural is None or
-                           plural_index_en(text.params.get("n", 0)) == 0 else text.plural)
+        return self.render(Text.english_pattern)
+
+    def english_pattern(self) -> str:
+        """The English pattern of this text (the plural one where ``n`` asks for it)."""
+        if self.plural is None or plural_index_en(self.params.get("n", 0)) == 0:
+            return self.id
+        return self.plural
 
     def render(self, pattern_of) -> str:  # noqa: ANN001 - (Text) -> str
         """This text with ``pattern_of(text)`` as its pattern (the id translated); nested
@@ -54,7 +59,7 @@ class Text:
             rendered = pattern.format(**values)
         except (KeyError, IndexError, ValueError):
             # A translation with a broken placeholder must never lose the feedback.
-            rendered = self.id.format(**values)
+            rendered = self.english_pattern().format(**values)
         return rendered[:1].upper() + rendered[1:] if self.capitalize else rendered
 
     def to_json(self) -> dict[str, Any]:

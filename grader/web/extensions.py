@@ -10,7 +10,6 @@ from flask_login import LoginManager, current_user
 from flask_wtf import CSRFProtect
 
 
-
 class CatalogueBabel(Babel):
     """Flask-Babel whose gettext reads the catalogues of :mod:`grader.i18n.catalogs`."""
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from grader.i18n.catalogs import translations
 from grader.i18n.locales import DEFAULT
-from grader.i18n.localize import NO_ROOT, gettext, graph_label
-from grader.i18n.text import N_
+from grader.i18n.localize import NO_ROOT, gettext, graph_label, render
+from grader.i18n.text import N_, Text
 
 CUT_TITLES = {
     "no-grad-fn": N_("no grad_fn"), "detach": N_("detached"), "no-grad": N_("under no_grad"),
@@ -27,11 +26,7 @@ NOTES = frozenset({"no-backward"})  # said about the whole call, not a break in 
 
 def say(locale: str, msgid: str, **values: Any) -> str:
     """One of the renderers' own texts (marked with ``N_``) in ``locale``, filled with ``values``."""
-    pattern = translations(locale).gettext(msgid) if locale != DEFAULT else msgid
-    try:
-        return pattern.format(**values) if values else pattern
-    except (KeyError, IndexError, ValueError):  # a broken translation must not lose the graph
-        return msgid.format(**values)
+    return render(Text(msgid, values), locale)
 
 
 def cut_title(kind: str, locale: str = DEFAULT) -> str:
