@@ -48,17 +48,21 @@ def new_message_id() -> str:
 
 
 def enqueue_for_run(session: Session, run: GradingRun, now: dt.datetime | None = None) -> list[Delivery]:
+    return enqueue_for(session, run.id, run.submission_id, now)
+
+
+def enqueue_for(session: Session, run_id: int, submission_id: int, now: dt.datetime | None = None) -> list[Delivery]:
     """One delivery per reply target of the run's submission, in the caller's transaction.
 
     A target whose destination was disabled (it answered 410) gets a ``disabled`` row all
     the same, so the delivery log shows that this grade did not go out and why. Calling it
     twice for a run adds nothing (UNIQUE run_id + target_id)."""
     now = now or utcnow()
-    targets = list(session.scalars(select(ReplyTarget).where(ReplyTarget.submission_id == run.submission_id)
+    targets = list(session.scalars(select(ReplyTarget).where(ReplyTarget.submission_id == submission_id)
                                    .order_by(ReplyTarget.id)))
     if not targets:
         return []
-    existing = set(session.scalars(select(Delivery.target_id).where(Delivery.run_id == run.id)))
+    existing = set(session.scalars(select(Delivery.target_id).where(Delivery.run_id == run_id)))
     disabled = {(row.kind, row.url): row for row in session.scalars(select(DisabledDestination).where(
         DisabledDestination.url.in_([t.url for t in targets])))}
     made = []
@@ -66,7 +70,7 @@ def enqueue_for_run(session: Session, run: GradingRun, now: dt.datetime | None =
         if target.id in existing:
             continue
         gone = disabled.get((target.kind, target.url))
-        delivery = Delivery(run_id=run.id, target_id=target.id, message_id=new_message_id(), attempts=0,
+        delivery = Delivery(run_id=run_id, target_id=target.id, message_id=new_message_id(), attempts=0,
                             status=(DeliveryStatus.DISABLED if gone else DeliveryStatus.PENDING).value,
                             next_attempt_at=now, created_at=now,
                             last_error=_disabled_note(gone) if gone else None)

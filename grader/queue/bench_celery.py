@@ -1,8 +1,9 @@
 """``grader bench --service --celery``: the same burst through the embedded queue and through
 Celery, and what a deadline burst needs.
 
-In one run, on the same files (half correct, half buggy): ``grader grade -j N`` before and
-after (the baseline); the embedded queue (``grader serve --workers N``, SQLite); Celery
+In one run, on the same files (half correct, half buggy): ``grader grade -j N`` before,
+between and after (the baseline; each back end is compared with the two baselines around
+it); the embedded queue (``grader serve --workers N``, SQLite); Celery
 (``grader serve`` for the web, ``grader worker -c W`` for W = 1 and N, on PostgreSQL and a
 Redis broker). Each back end: submissions per minute from the first POST to the last grade,
 p50/p95 POST to graded, and the queue's own cost per task (commit to claim on an idle queue).
@@ -76,29 +77,41 @@ def capacity(one_worker_per_minute: float, measured: dict[str, Any]) -> dict[str
 def run_queue_bench(bank: Bank, slug: str, submissions: int, jobs: int, unsafe: bool = False,
                     pg_url: str = PG_URL, broker_url: str = REDIS_URL,
                     log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+    """The baseline is measured again right after each N-worker back end, and each one's ratio
+    is to the mean of the two baselines around it: this machine's speed drifts by 10-20%
+    within minutes, so a baseline far from a run would decide its ratio."""
     files = variant_files(bank, slug, submissions)
-    log(f"baseline: grader grade -j {jobs} on {len(files)} files ...")
-    baselines = [engine_baseline(bank, slug, files, jobs, unsafe)]
+
+    def baseline() -> float:
+        log(f"baseline: grader grade -j {jobs} on {len(files)} files ...")
+        return engine_baseline(bank, slug, files, jobs, unsafe)
+
+    baselines = [baseline()]
     log(f"embedded queue, {jobs} worker(s):")
-    runs = [{"queue": "embedded", **service_run(bank, slug, files, jobs, unsafe, log, pages=False)}]
-    for workers in sorted({1, jobs}):
-        log(f"celery + redis, {workers} worker process(es):")
-        runs.append(celery_run(bank, slug, files, workers, unsafe, pg_url, broker_url, log))
-    log("baseline again ...")
-    baselines.append(engine_baseline(bank, slug, files, jobs, unsafe))
-    baseline = statistics.mean(baselines)
-    for run in runs:
-        run["vs_baseline"] = round(run["per_minute"] / baseline, 2) if run["workers"] == jobs else None
+    embedded = {"queue": "embedded", **service_run(bank, slug, files, jobs, unsafe, log, pages=False)}
+    baselines.append(baseline())
+    log(f"celery + redis, {jobs} worker process(es):")
+    celery_n = celery_run(bank, slug, files, jobs, unsafe, pg_url, broker_url, log)
+    baselines.append(baseline())
+    for run, around in ((embedded, baselines[0:2]), (celery_n, baselines[1:3])):
+        run["vs_baseline"] = round(run["per_minute"] / statistics.mean(around), 2)
+    runs = [embedded, celery_n]
+    if jobs != 1:
+        log("celery + redis, 1 worker process:")
+        celery_1 = celery_run(bank, slug, files, 1, unsafe, pg_url, broker_url, log)
+        celery_1["vs_baseline"] = None
+        runs.insert(1, celery_1)
     celery = {run["workers"]: run for run in runs if run["queue"] != "embedded"}
     return {"exercise": slug, "submissions": submissions, "jobs": jobs,
-            "baseline_grade_jobs_per_minute": round(baseline, 1),
+            "baseline_grade_jobs_per_minute": round(statistics.mean(baselines), 1),
             "baseline_runs_per_minute": [round(b, 1) for b in baselines], "runs": runs,
             "capacity": capacity(celery[1]["per_minute"], celery[max(celery)])}
 
 
 def format_queue_table(figures: dict[str, Any]) -> str:
     lines = [f"{figures['exercise']}: {figures['submissions']} submissions (half correct, half buggy)",
-             f"baseline `grader grade -j {figures['jobs']}`: {figures['baseline_grade_jobs_per_minute']:.0f}/min",
+             f"baseline `grader grade -j {figures['jobs']}`: {figures['baseline_grade_jobs_per_minute']:.0f}/min "
+             f"({' / '.join(f'{b:.0f}' for b in figures['baseline_runs_per_minute'])}: before, between, after)",
              f"{'queue':>13} {'workers':>7} {'per min':>8} {'vs baseline':>11} {'POST->graded p50':>17} "
              f"{'p95':>6} {'commit->claim':>13}"]
     for run in figures["runs"]:

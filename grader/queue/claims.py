@@ -18,11 +18,12 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from grader.lms import outbox
-from grader.store.models import CheckRow, GradingRun, Regrade, RunStatus, utcnow
+from grader.store.models import PRIORITY_REGRADE, CheckRow, GradingRun, Regrade, RunStatus, utcnow
+from grader.store.models_lms import DeliveryStatus
 
 DIED_MESSAGE = ("Grading was interrupted {attempts} times (the grading process was killed or "
                 "the machine restarted); it was not retried again.")
@@ -35,6 +36,15 @@ class Claim:
     submission_id: int
     attempts: int
     owner: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    """A stored grade: its run, and the passback deliveries written with it that are due now
+    (a Celery worker publishes them at once; the embedded outbox finds them by polling)."""
+
+    run_id: int
+    pending_deliveries: tuple[int, ...]
 
 
 def new_owner() -> str:
@@ -62,8 +72,10 @@ def claim_run(session: Session, run_id: int, owner: str, lease_seconds: float, m
     leased grades nothing. One conditional UPDATE: two workers holding the same message
     cannot both win (PostgreSQL row lock, SQLite writer lock)."""
     now = now or utcnow()
-    _fail_exhausted(session, max_attempts, now, run_id=run_id)
-    return _take(session, and_(GradingRun.id == run_id, _claimable(now, max_attempts)), owner, lease_seconds, now)
+    claim = _take(session, and_(GradingRun.id == run_id, _claimable(now, max_attempts)), owner, lease_seconds, now)
+    if claim is None:  # a run a claim can take has attempts left: only an untaken one can be exhausted
+        _fail_exhausted(session, max_attempts, now, run_id=run_id)
+    return claim
 
 
 def _claimable(now: dt.datetime, max_attempts: int):  # noqa: ANN202
@@ -119,25 +131,40 @@ def renew(session: Session, claim: Claim, lease_seconds: float) -> bool:
 
 def finish(session: Session, claim: Claim, result: dict[str, Any], exercise_hash: str,
            engine_version: str) -> bool:
-    """Store the grade, its per-check rows and the regrade's new score in the caller's unit
-    of work. False (and nothing written) if this worker no longer holds the lease."""
+    """Store the grade (see ``finish_run``); False (and nothing written) if this worker no
+    longer holds the lease."""
+    return finish_run(session, claim, result, exercise_hash, engine_version) is not None
+
+
+def finish_run(session: Session, claim: Claim, result: dict[str, Any], exercise_hash: str,
+               engine_version: str) -> Finished | None:
+    """Store the grade, its per-check rows, the regrade's new score and the grade's passback
+    deliveries in the caller's unit of work; None (and nothing written) if this worker no
+    longer holds the lease. The grade is one conditional UPDATE (PostgreSQL locks the row
+    and checks the lease again; SQLite runs under its writer lock): one round trip fewer
+    than reading the run first, on the path every submission takes."""
     now = utcnow()
-    run = session.get(GradingRun, claim.run_id, with_for_update=True)
-    if run is None or run.status != RunStatus.RUNNING.value or run.lease_owner != claim.owner:
-        return False
-    run.status, run.finished_at, run.lease_owner, run.lease_expires_at = RunStatus.GRADED.value, now, None, None
-    run.score, run.max_score, run.result = result["score"], result["max_score"], result
-    run.grading_seconds = result.get("seconds")
-    run.exercise_hash, run.engine_version, run.error = exercise_hash, engine_version, result.get("error")
-    for position, check in enumerate(result.get("checks", [])):
-        session.add(CheckRow(run_id=run.id, position=position, name=check["name"], verdict=check["verdict"],
-                             points=check["points"], max_points=check["max_points"],
-                             visible=check.get("visible", True), hint=check.get("hint")))
-    regrade = session.scalar(select(Regrade).where(Regrade.run_id == run.id))
-    if regrade is not None:
-        regrade.new_score = run.score
-    outbox.enqueue_for_run(session, run, now)  # the grade's deliveries to platforms, in the same transaction
-    return True
+    score = result["score"]
+    stored = session.execute(
+        update(GradingRun).where(GradingRun.id == claim.run_id, GradingRun.status == RunStatus.RUNNING.value,
+                                 GradingRun.lease_owner == claim.owner)
+        .values(status=RunStatus.GRADED.value, finished_at=now, lease_owner=None, lease_expires_at=None,
+                score=score, max_score=result["max_score"], result=result, grading_seconds=result.get("seconds"),
+                exercise_hash=exercise_hash, engine_version=engine_version, error=result.get("error"))
+        .returning(GradingRun.priority)).first()
+    if stored is None:
+        return None
+    checks = [{"run_id": claim.run_id, "position": position, "name": check["name"], "verdict": check["verdict"],
+               "points": check["points"], "max_points": check["max_points"],
+               "visible": check.get("visible", True), "hint": check.get("hint")}
+              for position, check in enumerate(result.get("checks", []))]
+    if checks:
+        session.execute(insert(CheckRow).execution_options(render_nulls=True), checks)  # one statement
+    if stored.priority >= PRIORITY_REGRADE:  # only regrades (``store.regrades``) have a Regrade row
+        session.execute(update(Regrade).where(Regrade.run_id == claim.run_id).values(new_score=score))
+    # the grade's deliveries to platforms, in the same transaction
+    made = outbox.enqueue_for(session, claim.run_id, claim.submission_id, now)
+    return Finished(claim.run_id, tuple(d.id for d in made if d.status == DeliveryStatus.PENDING.value))
 
 
 def give_back(session: Session, claim: Claim, error: str | None, max_attempts: int) -> None:

@@ -16,8 +16,6 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
-from sqlalchemy import select
-
 from grader.queue import celery_app as names
 from grader.queue import claims
 
@@ -48,17 +46,23 @@ class PoolProcess:
 # ----------------------------------------------------------------------------- service functions
 def grade_one(state: PoolProcess, config: "Config", run_id: int) -> str:
     """Claim run ``run_id`` and grade it; what came of it ("graded", "given back", "skipped")."""
+    from grader.queue.worker import work_of
+
     with state.database.unit_of_work() as session:
         claim = claims.claim_run(session, run_id, state.owner, config.lease_seconds, config.max_attempts)
         if claim is None and _expire_if_holder_dead(session, run_id):
             claim = claims.claim_run(session, run_id, state.owner, config.lease_seconds, config.max_attempts)
+        work = work_of(session, claim) if claim is not None else None
     if claim is None:
         log.info("run %s is not claimable (graded, failed, or leased by a live worker): message dropped",
                  run_id, extra={"run_id": run_id})
         return "skipped"
-    stored = state.grader.grade_claim(claim)
-    if stored:
-        _publish_deliveries_of(state, config, run_id)
+    stored = state.grader.grade_claim(claim, work)
+    if stored is not None:
+        # The grade's passback deliveries (written with it) go out through the same engine;
+        # a failed publish is left to the sweeper.
+        if stored.pending_deliveries:
+            state.publisher.publish_deliveries(stored.pending_deliveries)
         return "graded"
     _publish_if_given_back(state, run_id)
     return "given back"
@@ -92,18 +96,6 @@ def _expire_if_holder_dead(session, run_id: int) -> bool:  # noqa: ANN001
     run.lease_expires_at = utcnow() - dt.timedelta(seconds=1)
     session.flush()
     return True
-
-
-def _publish_deliveries_of(state: PoolProcess, config: "Config", run_id: int) -> None:
-    """The grade's passback deliveries (written with the grade) go out through the same
-    engine; a failed publish is left to the sweeper."""
-    from grader.store.models_lms import Delivery, DeliveryStatus
-
-    with state.database.reading() as session:
-        ids = list(session.scalars(select(Delivery.id).where(Delivery.run_id == run_id,
-                                                             Delivery.status == DeliveryStatus.PENDING.value)))
-    if ids:
-        state.publisher.publish_deliveries(ids)
 
 
 def send_one_delivery(database: "Database", config: "Config", owner: str, delivery_id: int) -> str:

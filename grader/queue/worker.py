@@ -11,8 +11,12 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Callable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from grader.config import Config
 from grader.engine.bank import Bank, BankError
@@ -25,7 +29,7 @@ from grader.queue.doorbell import PollingDoorbell
 from grader.sandbox.client import Sandbox
 from grader.store.catalog import content_hash
 from grader.store.db import Database
-from grader.store.models import Submission
+from grader.store.models import Exercise, Submission
 
 log = logging.getLogger("grader.worker")
 
@@ -38,6 +42,24 @@ def engine_version() -> str:
     except PackageNotFoundError:
         own = "0+unknown"
     return f"{own}+torch{torch.__version__.split('+')[0]}"
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a claimed run grades: the submitted file and its exercise's slug."""
+
+    slug: str
+    filename: str
+    data: bytes
+
+
+def work_of(session: Session, claim: claims.Claim) -> Work:
+    """Read in the claim's own transaction (one statement), so that a run costs no separate
+    read transaction before grading."""
+    row = session.execute(select(Exercise.slug, Submission.filename, Submission.content)
+                          .join(Exercise, Submission.exercise_id == Exercise.id)
+                          .where(Submission.id == claim.submission_id)).one()
+    return Work(row.slug, row.filename, row.content)
 
 
 class RunGrader:
@@ -58,21 +80,25 @@ class RunGrader:
             self._version = engine_version()
         return self._version
 
-    def grade_claim(self, claim: claims.Claim) -> bool:
+    def grade_claim(self, claim: claims.Claim, work: Work | None = None) -> claims.Finished | None:
         """Grade a run this process holds the lease of, renewing the lease meanwhile, and
-        store the grade (or give the run back when grading raised). True if a grade was
-        stored. KeyboardInterrupt/SystemExit give the run back without counting the attempt
-        and propagate. Every line logged meanwhile carries the run's ids."""
+        store the grade (or give the run back when grading raised). What was stored, or None.
+        ``work``: the submission, if the caller read it with the claim. KeyboardInterrupt /
+        SystemExit give the run back without counting the attempt and propagate. Every line
+        logged meanwhile carries the run's ids."""
         with log_context(submission_id=claim.submission_id, run_id=claim.run_id):
-            return self._grade_claim(claim)
+            return self._grade_claim(claim, work)
 
-    def _grade_claim(self, claim: claims.Claim) -> bool:
+    def _grade_claim(self, claim: claims.Claim, work: Work | None) -> claims.Finished | None:
         extra = {"submission_id": claim.submission_id, "run_id": claim.run_id}
         log.info("grading run %s (attempt %s)", claim.run_id, claim.attempts, extra=extra)
         renewer = _LeaseRenewer(self.db, claim, self.config.lease_seconds)
         renewer.start()
         try:
-            result, digest = self._grade(claim)
+            if work is None:
+                with self.db.reading() as session:
+                    work = work_of(session, claim)
+            result, digest = self._grade(work)
         except BaseException as exc:
             renewer.stop()
             error = None if isinstance(exc, (KeyboardInterrupt, SystemExit)) else f"{type(exc).__name__}: {exc}"
@@ -82,11 +108,11 @@ class RunGrader:
                 claims.give_back(session, claim, error, self.config.max_attempts)
             if error is None:
                 raise
-            return False
+            return None
         renewer.stop()
         with self.db.unit_of_work() as session:
-            stored = claims.finish(session, claim, result, digest, self.version)
-        if stored:
+            stored = claims.finish_run(session, claim, result, digest, self.version)
+        if stored is not None:
             log.info("run %s graded: %s/%s in %.2f s", claim.run_id, result["score"], result["max_score"],
                      result.get("seconds", 0.0), extra=extra)
             self.on_graded(claim.run_id)
@@ -95,16 +121,13 @@ class RunGrader:
                         claim.run_id, extra=extra)
         return stored
 
-    def _grade(self, claim: claims.Claim) -> tuple[dict, str]:
-        with self.db.reading() as session:
-            submission = session.get(Submission, claim.submission_id)
-            slug, filename, data = submission.exercise.slug, submission.filename, submission.content
-        exercise, digest = self._exercise(slug)
+    def _grade(self, work: Work) -> tuple[dict, str]:
+        exercise, digest = self._exercise(work.slug)
         try:
-            source = parse_submission(filename, data)
+            source = parse_submission(work.filename, work.data)
         except SubmissionError as exc:
-            return GradeResult.ungradable(filename, slug, exercise.points, exc.text).to_dict(), digest
-        return grade_submission(exercise, source, self.sandbox, file=filename).to_dict(), digest
+            return GradeResult.ungradable(work.filename, work.slug, exercise.points, exc.text).to_dict(), digest
+        return grade_submission(exercise, source, self.sandbox, file=work.filename).to_dict(), digest
 
     def _exercise(self, slug: str) -> tuple:
         """The exercise and its content hash; loaded again when its files changed, so that a
@@ -147,9 +170,10 @@ class Worker:
         """Claim and grade one run. False when the queue was empty."""
         with self.db.unit_of_work() as session:
             claim = claims.claim_next(session, self.owner, self.config.lease_seconds, self.config.max_attempts)
+            work = work_of(session, claim) if claim is not None else None
         if claim is None:
             return False
-        self.grader.grade_claim(claim)
+        self.grader.grade_claim(claim, work)
         return True
 
 

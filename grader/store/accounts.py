@@ -118,9 +118,8 @@ def create_token(session: Session, user: User, name: str = "") -> str:
 def user_for_token(session: Session, token: str) -> User | None:
     if not token or not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(token),
-                                                 ApiToken.revoked_at.is_(None)))
-    return row.user if row is not None else None
+    return session.scalar(select(User).join(ApiToken, ApiToken.user_id == User.id)
+                          .where(ApiToken.token_hash == _token_hash(token), ApiToken.revoked_at.is_(None)))
 
 
 def _token_hash(token: str) -> str:

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session, selectinload
 from grader.i18n.text import N_, T, Text, as_sentence
 from grader.engine.source import SubmissionError, parse_submission
 from grader.store import catalog
-from grader.store.models import (PRIORITY_INTERACTIVE, Course, Enrolment, GradingRun, RunStatus, Submission,
-                                 User)
+from grader.store.models import (PRIORITY_INTERACTIVE, Course, CourseExercise, Enrolment, GradingRun, RunStatus,
+                                 Submission, User)
 
 ACCEPTED_SUFFIXES = (".py", ".ipynb")
 MAX_ID = 2**31 - 1  # the largest INTEGER primary key PostgreSQL stores
@@ -108,9 +108,13 @@ def _course_for(session: Session, user: User, exercise, course_id: str | None) -
             raise SubmissionRejected("unknown_exercise", T("Course {course!r} has no exercise {slug!r}.",
                                                             course=course_id, slug=exercise.slug), "exercise")
         return course
-    for candidate in session.scalars(enrolled.order_by(Enrolment.id)):
-        if catalog.in_course(session, candidate, exercise):
-            return session.get(Course, candidate)
+    # the first of the student's courses (in enrolment order) that has the exercise, in one query
+    first = session.scalars(select(Course).join(Enrolment, Enrolment.course_id == Course.id)
+                            .join(CourseExercise, and_(CourseExercise.course_id == Course.id,
+                                                       CourseExercise.exercise_id == exercise.id))
+                            .where(Enrolment.user_id == user.id).order_by(Enrolment.id).limit(1)).first()
+    if first is not None:
+        return first
     raise SubmissionRejected("unknown_exercise", T("None of your courses has the exercise {slug!r}.", slug=exercise.slug),
                              "exercise")
 

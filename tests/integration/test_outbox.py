@@ -68,6 +68,27 @@ def test_a_rolled_back_finish_leaves_no_delivery(db, world) -> None:  # noqa: AN
         assert session.get(GradingRun, claim.run_id).status == "running"
 
 
+def test_finish_run_names_the_due_deliveries_it_wrote_and_not_a_disabled_one(db, world) -> None:  # noqa: ANN001
+    """What a Celery worker publishes right after the commit, with no second read."""
+    submission_id = world.submit("http://localhost/hooks/live")
+    gone = world.submit("http://localhost/hooks/gone")
+    with db.unit_of_work() as session:
+        session.add(DisabledDestination(kind="callback", url="http://localhost/hooks/gone"))
+        session.add_all([GradingRun(submission_id=submission_id), GradingRun(submission_id=gone)])
+    finished = []
+    for _ in range(2):
+        with db.unit_of_work() as session:
+            claim = claims.claim_next(session, "host:1:w", 30.0, 3)
+        with db.unit_of_work() as session:
+            finished.append(claims.finish_run(session, claim, {"score": 1.0, "max_score": 10.0, "checks": []},
+                                              "0" * 64, "t"))
+    with db.reading() as session:
+        rows = {row.run_id: row for row in session.scalars(select(Delivery))}
+    live, disabled = finished
+    assert live.pending_deliveries == (rows[live.run_id].id,) and rows[live.run_id].status == "pending"
+    assert disabled.pending_deliveries == () and rows[disabled.run_id].status == "disabled"
+
+
 def test_a_regrade_is_a_new_delivery_with_a_new_message_id(db, world) -> None:  # noqa: ANN001
     submission_id = world.submit("http://localhost/hooks/x")
     world.grade(submission_id, 3.0)

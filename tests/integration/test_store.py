@@ -416,6 +416,24 @@ def test_submit_rejects_an_unknown_exercise_or_one_outside_the_students_courses(
         assert count(session, Submission) == 1
 
 
+def test_submit_without_a_course_goes_to_the_first_enrolled_course_that_has_the_exercise(db, demo_course, bank):
+    with db.unit_of_work() as session:
+        exercises = catalog.sync_exercises(session, bank)
+        first, second, third = (accounts.ensure_course(session, name) for name in ("first", "second", "third"))
+        catalog.add_to_course(session, first, [exercises[1]])
+        catalog.add_to_course(session, second, exercises)
+        catalog.add_to_course(session, third, exercises)
+        student = accounts.create_user(session, "two-courses@example.org")
+        for course in (first, second, third):
+            accounts.enrol(session, student, course)
+    with db.unit_of_work() as session:
+        student = user(session, "two-courses@example.org")
+        assert submissions.submit(session, student, exercises[0].slug, "a.py", SOURCE, MAX_BYTES).submission.course_id \
+            == "second"
+        assert submissions.submit(session, student, exercises[1].slug, "a.py", SOURCE, MAX_BYTES).submission.course_id \
+            == "first"
+
+
 def test_queue_position_orders_by_priority_then_age(db, demo_course):
     first, second = submit(db, STUDENT), submit(db, STUDENT)
     with db.unit_of_work() as session:
