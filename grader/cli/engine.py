@@ -191,9 +191,12 @@ def doctor(obj: Context) -> None:
               help="With --service: the burst through the embedded queue and through Celery workers "
                    "(PostgreSQL at $GRADER_BENCH_PG_URL, Redis at $GRADER_BENCH_BROKER_URL; defaults: "
                    "this machine's), with the capacity a 1,000-submission deadline needs.")
+@click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 20),
+              help="With --service --celery: bursts per back end, each between two runs of the "
+                   "baseline; the ratio is the median of the bursts' ratios.")
 @click.pass_obj
 def bench(obj: Context, slugs: tuple[str, ...], submissions: int, jobs: int, as_json: bool,
-          mixed: bool, service: bool, celery: bool) -> None:
+          mixed: bool, service: bool, celery: bool, rounds: int) -> None:
     """Measure latency and throughput against the in-process lower bound, in one run.
 
     Passing submissions (the reference solution) and failing ones (the stub) are timed
@@ -204,10 +207,13 @@ def bench(obj: Context, slugs: tuple[str, ...], submissions: int, jobs: int, as_
       grader bench -n 20 -e none-grad-after-rebinding
       grader bench -n 10 --mixed               # plus the mixed-set marginal cost
       grader bench --service -n 60 -j 2        # the service against `grader grade -j 2`
-      grader bench --service --celery -n 60    # embedded queue vs Celery + Redis, capacity
+      grader bench --service --celery -n 120   # embedded queue vs Celery + Redis, capacity
     """
     from grader.engine.bench import format_table, run_bench
 
+    rounds_given = click.get_current_context().get_parameter_source("rounds") is click.core.ParameterSource.COMMANDLINE
+    if service and rounds_given and not celery:
+        raise click.UsageError("--rounds goes with --service --celery")
     bank = obj.bank()
     if service:
         slug = _chosen(bank, slugs[:1] or ("none-grad-after-rebinding",))[0].slug
@@ -217,7 +223,7 @@ def bench(obj: Context, slugs: tuple[str, ...], submissions: int, jobs: int, as_
                 from grader.queue import bench_celery
 
                 figures = bench_celery.run_queue_bench(
-                    bank, slug, submissions, jobs, unsafe=obj.unsafe, log=log,
+                    bank, slug, submissions, jobs, unsafe=obj.unsafe, log=log, rounds=rounds,
                     pg_url=os.environ.get("GRADER_BENCH_PG_URL", bench_celery.PG_URL),
                     broker_url=os.environ.get("GRADER_BENCH_BROKER_URL", bench_celery.REDIS_URL))
                 table = bench_celery.format_queue_table(figures)
@@ -232,6 +238,8 @@ def bench(obj: Context, slugs: tuple[str, ...], submissions: int, jobs: int, as_
         return
     if celery:
         raise click.UsageError("--celery goes with --service")
+    if rounds_given:
+        raise click.UsageError("--rounds goes with --service --celery")
     chosen = [exercise.slug for exercise in _chosen(bank, slugs)]
     figures = run_bench(bank, chosen, submissions, jobs, unsafe=obj.unsafe,
                         log=lambda m: click.echo(m, err=True), mixed=mixed)

@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -135,9 +136,11 @@ def _bench_account(server: _Server) -> str:
 
 def service_run(bank: Bank, slug: str, files: list[Path], workers: int, unsafe: bool,
                 log: Callable[[str], None], server: "_Server | None" = None,
-                pages: bool = True) -> dict[str, float]:
+                pages: bool = True, rounds: int = 1, baseline: Callable[[], float] | None = None) -> dict[str, float]:
     """One back end under the burst. ``server``: one already started (another back end);
-    ``pages``: also time page views under a second, saturating burst."""
+    ``pages``: also time page views under a second, saturating burst. ``rounds`` bursts, each
+    between two runs of ``baseline`` (files/min) while the server idles, so each burst has its
+    own ratio to the baseline measured right around it: the figures are the medians."""
     import requests
 
     server = server or _Server(bank, workers, unsafe)
@@ -148,11 +151,15 @@ def service_run(bank: Bank, slug: str, files: list[Path], workers: int, unsafe: 
         database = _database(server)
         headers = {"Authorization": f"Bearer {token}"}
 
+        clients = threading.local()  # one keep-alive connection per posting thread, as a browser has
+
         def post(path: Path) -> tuple[int, float, float]:
             """(submission id, when the POST started in epoch s, how long it took in s)."""
+            if not hasattr(clients, "session"):
+                clients.session = requests.Session()
             started, clock = time.time(), time.perf_counter()
-            response = requests.post(f"{server.url}/api/v1/submissions", headers=headers, timeout=60,
-                                     data={"exercise": slug}, files={"file": (path.name, path.read_bytes())})
+            response = clients.session.post(f"{server.url}/api/v1/submissions", headers=headers, timeout=60,
+                                            data={"exercise": slug}, files={"file": (path.name, path.read_bytes())})
             response.raise_for_status()
             return response.json()["id"], started, time.perf_counter() - clock
 
@@ -171,20 +178,40 @@ def service_run(bank: Bank, slug: str, files: list[Path], workers: int, unsafe: 
                 time.sleep(0.5)  # the grade times come from the database, not from this loop
             return _finished(database, ids)
 
+        def burst() -> dict[str, float]:
+            log(f"  burst of {len(files)} submissions, {workers} worker(s) ...")
+            posted = post_all()
+            finished = graded([sid for sid, _, _ in posted])
+            first_post = min(started for _, started, _ in posted)
+            latencies = [finished[sid] - started for sid, started, _ in posted if sid in finished]
+            post_times = [seconds for _, _, seconds in posted]
+            return {"graded": len(finished), "ids": [sid for sid, _, _ in posted],
+                    "per_minute": 60 * len(finished) / (max(finished.values()) - first_post),
+                    "latency_p50_s": statistics.median(latencies), "latency_p95_s": _percentile(latencies, 0.95),
+                    "post_p50_ms": 1000 * statistics.median(post_times),
+                    "post_p95_ms": 1000 * _percentile(post_times, 0.95)}
+
         graded([post(path)[0] for path in files[: 2 * workers]])  # warm every worker
-        log(f"  burst of {len(files)} submissions, {workers} worker(s) ...")
-        posted = post_all()
-        finished = graded([sid for sid, _, _ in posted])
-        first_post = min(started for _, started, _ in posted)
-        latencies = [finished[sid] - started for sid, started, _ in posted if sid in finished]
-        elapsed = max(finished.values()) - first_post
-        post_times = [seconds for _, _, seconds in posted]
-        figures = {"workers": workers, "submissions": len(files), "graded": len(finished),
-                   "per_minute": round(60 * len(finished) / elapsed, 1),
-                   "latency_p50_s": round(statistics.median(latencies), 2),
-                   "latency_p95_s": round(_percentile(latencies, 0.95), 2),
-                   "post_p50_ms": round(1000 * statistics.median(post_times), 1),
-                   "post_p95_ms": round(1000 * _percentile(post_times, 0.95), 1)}
+        bursts, baselines = [], []
+        for _ in range(rounds):
+            if baseline is not None:
+                baselines.append(baseline())
+            bursts.append(burst())
+        if baseline is not None:
+            baselines.append(baseline())
+        figures = _medians(bursts, workers, len(files))
+        if baseline is not None:
+            ratios = bracketed_ratios([b["per_minute"] for b in bursts], baselines)
+            # A backlog: the last burst's submissions regraded at once, as `grader regrade`
+            # queues them (no web, no client): the queue and the workers alone.
+            log(f"  backlog: {len(files)} regrades queued at once ...")
+            backlog = _drain_regrades(server, database, [b["ids"] for b in bursts][-1])
+            baselines.append(baseline())
+            figures.update(vs_baseline=round(statistics.median(ratios), 2),
+                           vs_baseline_rounds=[round(r, 2) for r in ratios],
+                           backlog_per_minute=round(backlog, 1),
+                           backlog_vs_baseline=round(bracketed_ratios([backlog], baselines[-2:])[0], 2),
+                           baselines_per_minute=[round(b, 1) for b in baselines])
         figures["commit_to_claim_p50_ms"] = commit_to_claim(database, post, graded, files[:8])
         if not pages:
             return figures
@@ -208,6 +235,26 @@ def service_run(bank: Bank, slug: str, files: list[Path], workers: int, unsafe: 
         server.stop()
 
 
+def bracketed_ratios(rates: list[float], baselines: list[float]) -> list[float]:
+    """Each burst's rate over the mean of the two baselines measured just before and just
+    after it (``baselines`` has one more entry than ``rates``)."""
+    if len(baselines) != len(rates) + 1:
+        raise ValueError("one baseline before each burst and one after the last")
+    return [rate / statistics.mean(baselines[i:i + 2]) for i, rate in enumerate(rates)]
+
+
+def _medians(bursts: list[dict[str, float]], workers: int, submissions: int) -> dict[str, Any]:
+    """One back end's figures: each the median over its bursts."""
+    def median(key: str, digits: int) -> float:
+        return round(statistics.median(b[key] for b in bursts), digits)
+
+    return {"workers": workers, "submissions": submissions, "graded": min(b["graded"] for b in bursts),
+            "rounds": len(bursts), "per_minute": median("per_minute", 1),
+            "per_minute_rounds": [round(b["per_minute"], 1) for b in bursts],
+            "latency_p50_s": median("latency_p50_s", 2), "latency_p95_s": median("latency_p95_s", 2),
+            "post_p50_ms": median("post_p50_ms", 1), "post_p95_ms": median("post_p95_ms", 1)}
+
+
 def commit_to_claim(database: Any, post: Callable, graded: Callable, files: list[Path]) -> float:
     """The queue's own cost per task, in ms: with one submission at a time on an idle queue,
     the median time from the run's insert (committed a moment later) to a worker's claim.
@@ -225,6 +272,45 @@ def commit_to_claim(database: Any, post: Callable, graded: Callable, files: list
                 GradingRun.submission_id == submission_id).order_by(GradingRun.id)).first()
         waits.append((started - queued).total_seconds())
     return round(1000 * statistics.median(waits), 1)
+
+
+def _drain_regrades(server: _Server, database: Any, submission_ids: list[int]) -> float:
+    """Regrade these submissions in one go (committed, then published, as `grader regrade`
+    does); regrades per minute from the commit to the last grade."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import selectinload
+
+    from grader.config import Config
+    from grader.queue.publish import publisher_for
+    from grader.store import regrades
+    from grader.store.models import Submission
+
+    with database.unit_of_work() as session:
+        chosen = session.scalars(select(Submission).options(selectinload(Submission.runs))
+                                 .where(Submission.id.in_(submission_ids)).order_by(Submission.id))
+        run_ids = regrades.request_regrade(session, list(chosen), None, "bench backlog").queued
+    started = time.time()
+    publisher = publisher_for(Config.load(server.env, instance_path=str(server.instance)))
+    publisher.publish_runs(run_ids, regrade=True)
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        done = _finished_runs(database, run_ids)
+        if len(done) == len(run_ids):
+            break
+        time.sleep(0.5)
+    if hasattr(publisher, "close"):
+        publisher.close()
+    return 60 * len(done) / (max(done) - started)
+
+
+def _finished_runs(database: Any, run_ids: list[int]) -> list[float]:
+    from sqlalchemy import select
+
+    from grader.store.models import GradingRun
+
+    with database.reading() as session:
+        return [finished.timestamp() for (finished,) in session.execute(select(GradingRun.finished_at).where(
+            GradingRun.id.in_(run_ids), GradingRun.status.in_(("graded", "failed"))))]
 
 
 def _database(server: _Server) -> Any:

@@ -1,12 +1,14 @@
 """``grader bench --service --celery``: the same burst through the embedded queue and through
 Celery, and what a deadline burst needs.
 
-In one run, on the same files (half correct, half buggy): ``grader grade -j N`` before,
-between and after (the baseline; each back end is compared with the two baselines around
-it); the embedded queue (``grader serve --workers N``, SQLite); Celery
+In one run, on the same files (half correct, half buggy): the embedded queue (``grader serve --workers N``, SQLite); Celery
 (``grader serve`` for the web, ``grader worker -c W`` for W = 1 and N, on PostgreSQL and a
 Redis broker). Each back end: submissions per minute from the first POST to the last grade,
 p50/p95 POST to graded, and the queue's own cost per task (commit to claim on an idle queue).
+The N-worker back ends are compared with ``grader grade -j N`` on the same files, measured
+before and after each of their bursts (see ``run_queue_bench``), and then drain a backlog:
+the last burst regraded at once (``grader regrade``'s path, no web and no client), which is
+the queue and its workers alone.
 
 Capacity: from the 1-worker Celery rate, the worker processes (one per core) that grade a
 1,000-submission burst within 5 minutes; the N-worker run checks that the rate really grows
@@ -46,7 +48,8 @@ def _schema(pg_url: str) -> tuple[str, Callable[[], None]]:
 
 
 def celery_run(bank: Bank, slug: str, files: list, workers: int, unsafe: bool, pg_url: str, broker_url: str,
-               log: Callable[[str], None]) -> dict[str, Any]:
+               log: Callable[[str], None], rounds: int = 1,
+               baseline: Callable[[], float] | None = None) -> dict[str, Any]:
     import redis
 
     redis.Redis.from_url(broker_url).flushdb()  # no message of an earlier run
@@ -55,7 +58,7 @@ def celery_run(bank: Bank, slug: str, files: list, workers: int, unsafe: bool, p
     server = _Server(bank, 0, unsafe, env=env, worker=["-c", str(workers), "--name", f"bench-{uuid.uuid4().hex[:6]}"])
     try:
         return {"queue": "celery+redis", **service_run(bank, slug, files, workers, unsafe, log, server=server,
-                                                       pages=False)}
+                                                       pages=False, rounds=rounds, baseline=baseline)}
     finally:
         server.stop()
         drop()
@@ -75,50 +78,49 @@ def capacity(one_worker_per_minute: float, measured: dict[str, Any]) -> dict[str
 
 
 def run_queue_bench(bank: Bank, slug: str, submissions: int, jobs: int, unsafe: bool = False,
-                    pg_url: str = PG_URL, broker_url: str = REDIS_URL,
+                    pg_url: str = PG_URL, broker_url: str = REDIS_URL, rounds: int = 3,
                     log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
-    """The baseline is measured again right after each N-worker back end, and each one's ratio
-    is to the mean of the two baselines around it: this machine's speed drifts by 10-20%
-    within minutes, so a baseline far from a run would decide its ratio."""
+    """Each N-worker back end grades ``rounds`` bursts, each between two baselines measured
+    while that back end idles, and its ratio is the median of the bursts' ratios: this
+    machine's speed drifts by 10-20% within minutes, so one baseline minutes away from a burst
+    would decide the ratio more than the back end does."""
     files = variant_files(bank, slug, submissions)
 
     def baseline() -> float:
-        log(f"baseline: grader grade -j {jobs} on {len(files)} files ...")
+        log(f"  baseline: grader grade -j {jobs} on {len(files)} files ...")
         return engine_baseline(bank, slug, files, jobs, unsafe)
 
-    baselines = [baseline()]
     log(f"embedded queue, {jobs} worker(s):")
-    embedded = {"queue": "embedded", **service_run(bank, slug, files, jobs, unsafe, log, pages=False)}
-    baselines.append(baseline())
+    runs = [{"queue": "embedded", **service_run(bank, slug, files, jobs, unsafe, log, pages=False,
+                                                rounds=rounds, baseline=baseline)}]
     log(f"celery + redis, {jobs} worker process(es):")
-    celery_n = celery_run(bank, slug, files, jobs, unsafe, pg_url, broker_url, log)
-    baselines.append(baseline())
-    for run, around in ((embedded, baselines[0:2]), (celery_n, baselines[1:3])):
-        run["vs_baseline"] = round(run["per_minute"] / statistics.mean(around), 2)
-    runs = [embedded, celery_n]
+    runs.append(celery_run(bank, slug, files, jobs, unsafe, pg_url, broker_url, log, rounds=rounds, baseline=baseline))
     if jobs != 1:
         log("celery + redis, 1 worker process:")
-        celery_1 = celery_run(bank, slug, files, 1, unsafe, pg_url, broker_url, log)
-        celery_1["vs_baseline"] = None
-        runs.insert(1, celery_1)
+        runs.insert(1, {**celery_run(bank, slug, files, 1, unsafe, pg_url, broker_url, log), "vs_baseline": None})
+    baselines = [b for run in runs for b in run.get("baselines_per_minute", [])]
     celery = {run["workers"]: run for run in runs if run["queue"] != "embedded"}
-    return {"exercise": slug, "submissions": submissions, "jobs": jobs,
-            "baseline_grade_jobs_per_minute": round(statistics.mean(baselines), 1),
-            "baseline_runs_per_minute": [round(b, 1) for b in baselines], "runs": runs,
+    return {"exercise": slug, "submissions": submissions, "jobs": jobs, "rounds": rounds,
+            "baseline_grade_jobs_per_minute": round(statistics.median(baselines), 1),
+            "baseline_runs_per_minute": baselines, "runs": runs,
             "capacity": capacity(celery[1]["per_minute"], celery[max(celery)])}
 
 
 def format_queue_table(figures: dict[str, Any]) -> str:
     lines = [f"{figures['exercise']}: {figures['submissions']} submissions (half correct, half buggy)",
-             f"baseline `grader grade -j {figures['jobs']}`: {figures['baseline_grade_jobs_per_minute']:.0f}/min "
-             f"({' / '.join(f'{b:.0f}' for b in figures['baseline_runs_per_minute'])}: before, between, after)",
+             f"baseline `grader grade -j {figures['jobs']}`: {figures['baseline_grade_jobs_per_minute']:.0f}/min"
+             + (f" (median of {len(figures['baseline_runs_per_minute'])} runs, "
+                f"{min(figures['baseline_runs_per_minute']):.0f}-{max(figures['baseline_runs_per_minute']):.0f})"
+                if figures.get("baseline_runs_per_minute") else ""),
              f"{'queue':>13} {'workers':>7} {'per min':>8} {'vs baseline':>11} {'POST->graded p50':>17} "
-             f"{'p95':>6} {'commit->claim':>13}"]
+             f"{'p95':>6} {'commit->claim':>13} {'backlog':>8}  each burst vs its baselines"]
     for run in figures["runs"]:
         ratio = f"{run['vs_baseline']:.2f}x" if run["vs_baseline"] is not None else "-"
+        backlog = f"{run['backlog_vs_baseline']:.2f}x" if run.get("backlog_vs_baseline") else "-"
         lines.append(f"{run['queue']:>13} {run['workers']:>7} {run['per_minute']:>8.0f} {ratio:>11} "
                      f"{run['latency_p50_s']:>15.2f} s {run['latency_p95_s']:>4.1f} s "
-                     f"{run['commit_to_claim_p50_ms']:>10.0f} ms")
+                     f"{run['commit_to_claim_p50_ms']:>10.0f} ms {backlog:>8}  "
+                     + " ".join(f"{r:.2f}x" for r in run.get("vs_baseline_rounds", [])))
     c = figures["capacity"]
     lines.append(f"a {c['burst']}-submission burst within {c['minutes']:g} min needs {c['worker_processes_needed']} "
                  f"worker processes (cores) at {c['one_worker_per_minute']:.0f}/min each; check with "

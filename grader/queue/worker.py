@@ -53,13 +53,14 @@ class Work:
     data: bytes
 
 
-def work_of(session: Session, claim: claims.Claim) -> Work:
+def work_of(session: Session, claim: claims.Claim) -> Work | None:
     """Read in the claim's own transaction (one statement), so that a run costs no separate
-    read transaction before grading."""
+    read transaction before grading. None if the submission is gone: that must not undo the
+    claim (grading then fails the run with the reason, as any grading error does)."""
     row = session.execute(select(Exercise.slug, Submission.filename, Submission.content)
                           .join(Exercise, Submission.exercise_id == Exercise.id)
-                          .where(Submission.id == claim.submission_id)).one()
-    return Work(row.slug, row.filename, row.content)
+                          .where(Submission.id == claim.submission_id)).first()
+    return Work(row.slug, row.filename, row.content) if row is not None else None
 
 
 class RunGrader:
@@ -98,6 +99,8 @@ class RunGrader:
             if work is None:
                 with self.db.reading() as session:
                     work = work_of(session, claim)
+            if work is None:
+                raise LookupError(f"submission {claim.submission_id} is not in the database")
             result, digest = self._grade(work)
         except BaseException as exc:
             renewer.stop()

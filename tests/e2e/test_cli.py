@@ -168,6 +168,12 @@ def test_bench_names_an_unknown_exercise_instead_of_failing():
     assert "Traceback" not in run.stderr
 
 
+@pytest.mark.parametrize("args", [["--rounds", "2"], ["--service", "--rounds", "2"]])
+def test_bench_rounds_without_the_celery_benchmark_is_a_usage_error(args):
+    run = grader("bench", *args)
+    assert run.returncode == 2 and "--rounds goes with --service --celery" in run.stderr
+
+
 def test_doctor_reports_every_sandbox_layer_active():
     run = grader("doctor")
     assert run.returncode == 0, run.stdout

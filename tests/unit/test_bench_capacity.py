@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from grader.queue.bench import bracketed_ratios
 from grader.queue.bench_celery import capacity, format_queue_table
 
 
@@ -15,11 +18,21 @@ def test_a_thousand_submission_burst_in_five_minutes_needs_the_rate_divided_into
 
 def test_the_table_names_every_back_end_and_the_capacity_line():
     run = {"workers": 2, "per_minute": 80.0, "vs_baseline": 0.95, "latency_p50_s": 10.0, "latency_p95_s": 20.0,
-           "commit_to_claim_p50_ms": 12.0, "graded": 60}
+           "commit_to_claim_p50_ms": 12.0, "graded": 60, "vs_baseline_rounds": [0.93, 0.95, 0.97],
+           "backlog_vs_baseline": 1.04}
     figures = {"exercise": "x", "submissions": 60, "jobs": 2, "baseline_grade_jobs_per_minute": 84.0,
+               "baseline_runs_per_minute": [80.0, 84.0, 90.0],
                "runs": [{"queue": "embedded", **run}, {"queue": "celery+redis", **run, "workers": 1,
                                                         "vs_baseline": None}],
                "capacity": capacity(45.0, run)}
     table = format_queue_table(figures)
     assert "embedded" in table and "celery+redis" in table and "0.95x" in table
     assert "needs 5 worker processes" in table
+    assert "median of 3 runs, 80-90" in table and "0.93x 0.95x 0.97x" in table and "1.04x" in table
+
+
+def test_each_burst_is_compared_with_the_baselines_just_before_and_after_it():
+    # the machine slows down between the bursts: each burst keeps its own ratio
+    assert bracketed_ratios([90.0, 60.0], [100.0, 100.0, 50.0]) == [0.9, 0.8]
+    with pytest.raises(ValueError):
+        bracketed_ratios([90.0], [100.0])
