@@ -211,8 +211,8 @@ def bench(obj: Context, slugs: tuple[str, ...], submissions: int, jobs: int, as_
     """
     from grader.engine.bench import format_table, run_bench
 
-    rounds_given = click.get_current_context().get_parameter_source("rounds") is click.core.ParameterSource.COMMANDLINE
-    if service and rounds_given and not celery:
+    if not (service and celery) and \
+            click.get_current_context().get_parameter_source("rounds") is click.core.ParameterSource.COMMANDLINE:
         raise click.UsageError("--rounds goes with --service --celery")
     bank = obj.bank()
     if service:
@@ -238,8 +238,6 @@ def bench(obj: Context, slugs: tuple[str, ...], submissions: int, jobs: int, as_
         return
     if celery:
         raise click.UsageError("--celery goes with --service")
-    if rounds_given:
-        raise click.UsageError("--rounds goes with --service --celery")
     chosen = [exercise.slug for exercise in _chosen(bank, slugs)]
     figures = run_bench(bank, chosen, submissions, jobs, unsafe=obj.unsafe,
                         log=lambda m: click.echo(m, err=True), mixed=mixed)

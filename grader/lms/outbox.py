@@ -1,7 +1,7 @@
 """The grade outbox: nothing lost, nothing sent twice by mistake.
 
-A :class:`Delivery` per (graded run, reply target) is written by ``enqueue_for_run`` in the
-same transaction as the grade (``grader.queue.claims.finish``), so a grade is never stored
+A :class:`Delivery` per (graded run, reply target) is written by ``enqueue_for`` in the
+same transaction as the grade (``grader.queue.claims.finish_run``), so a grade is never stored
 without its way out, and a rolled-back grade leaves nothing to send. The sender claims due
 deliveries with a lease (like grading runs: PostgreSQL ``FOR UPDATE SKIP LOCKED``, SQLite
 under its single writer lock), sends each with no transaction open, and records the
@@ -45,10 +45,6 @@ Backoff = Callable[[int], float]
 # ----------------------------------------------------------------------------- enqueue
 def new_message_id() -> str:
     return "msg_" + uuid.uuid4().hex
-
-
-def enqueue_for_run(session: Session, run: GradingRun, now: dt.datetime | None = None) -> list[Delivery]:
-    return enqueue_for(session, run.id, run.submission_id, now)
 
 
 def enqueue_for(session: Session, run_id: int, submission_id: int, now: dt.datetime | None = None) -> list[Delivery]:

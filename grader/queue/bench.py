@@ -167,16 +167,9 @@ def service_run(bank: Bank, slug: str, files: list[Path], workers: int, unsafe: 
             with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
                 return list(pool.map(post, files))
 
-        def graded(ids: list[int], timeout: float = 900) -> dict[int, float]:
-            """Submission id -> when it was graded (epoch s), read from the database so that
-            watching costs the web process nothing."""
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
-                done = _finished(database, ids)
-                if len(done) == len(ids):
-                    return done
-                time.sleep(0.5)  # the grade times come from the database, not from this loop
-            return _finished(database, ids)
+        def graded(ids: list[int]) -> dict[int, float]:
+            """Submission id -> when it was graded (epoch s)."""
+            return _wait_finished(database, ids)
 
         def burst() -> dict[str, float]:
             log(f"  burst of {len(files)} submissions, {workers} worker(s) ...")
@@ -205,7 +198,7 @@ def service_run(bank: Bank, slug: str, files: list[Path], workers: int, unsafe: 
             # A backlog: the last burst's submissions regraded at once, as `grader regrade`
             # queues them (no web, no client): the queue and the workers alone.
             log(f"  backlog: {len(files)} regrades queued at once ...")
-            backlog = _drain_regrades(server, database, [b["ids"] for b in bursts][-1])
+            backlog = _drain_regrades(server, database, bursts[-1]["ids"])
             baselines.append(baseline())
             figures.update(vs_baseline=round(statistics.median(ratios), 2),
                            vs_baseline_rounds=[round(r, 2) for r in ratios],
@@ -292,25 +285,22 @@ def _drain_regrades(server: _Server, database: Any, submission_ids: list[int]) -
     started = time.time()
     publisher = publisher_for(Config.load(server.env, instance_path=str(server.instance)))
     publisher.publish_runs(run_ids, regrade=True)
-    deadline = time.monotonic() + 900
-    while time.monotonic() < deadline:
-        done = _finished_runs(database, run_ids)
-        if len(done) == len(run_ids):
-            break
-        time.sleep(0.5)
+    done = _wait_finished(database, run_ids, by_run=True)
     if hasattr(publisher, "close"):
         publisher.close()
-    return 60 * len(done) / (max(done) - started)
+    return 60 * len(done) / (max(done.values()) - started)
 
 
-def _finished_runs(database: Any, run_ids: list[int]) -> list[float]:
-    from sqlalchemy import select
-
-    from grader.store.models import GradingRun
-
-    with database.reading() as session:
-        return [finished.timestamp() for (finished,) in session.execute(select(GradingRun.finished_at).where(
-            GradingRun.id.in_(run_ids), GradingRun.status.in_(("graded", "failed"))))]
+def _wait_finished(database: Any, ids: list[int], by_run: bool = False, timeout: float = 900) -> dict[int, float]:
+    """Id -> when its run was graded (epoch s), once all are (or at the timeout). Read from
+    the database, so that watching costs the web process nothing."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = _finished(database, ids, by_run)
+        if len(done) == len(ids):
+            return done
+        time.sleep(0.5)  # the grade times come from the database, not from this loop
+    return _finished(database, ids, by_run)
 
 
 def _database(server: _Server) -> Any:
@@ -320,15 +310,17 @@ def _database(server: _Server) -> Any:
     return Database(Config.load(server.env, instance_path=str(server.instance)).sqlalchemy_url)
 
 
-def _finished(database: Any, ids: list[int]) -> dict[int, float]:
+def _finished(database: Any, ids: list[int], by_run: bool = False) -> dict[int, float]:
+    """Submission id (run id with ``by_run``) -> when its run finished, for the finished ones."""
     from sqlalchemy import select
 
     from grader.store.models import GradingRun
 
+    key = GradingRun.id if by_run else GradingRun.submission_id
     with database.reading() as session:
-        rows = session.execute(select(GradingRun.submission_id, GradingRun.finished_at).where(
-            GradingRun.submission_id.in_(ids), GradingRun.status.in_(("graded", "failed"))))
-        return {sid: finished.timestamp() for sid, finished in rows}
+        rows = session.execute(select(key, GradingRun.finished_at).where(
+            key.in_(ids), GradingRun.status.in_(("graded", "failed"))))
+        return {one: finished.timestamp() for one, finished in rows}
 
 
 def _signed_in(url: str) -> Any:

@@ -1,9 +1,9 @@
 """``grader bench --service --celery``: the same burst through the embedded queue and through
 Celery, and what a deadline burst needs.
 
-In one run, on the same files (half correct, half buggy): the embedded queue (``grader serve --workers N``, SQLite); Celery
-(``grader serve`` for the web, ``grader worker -c W`` for W = 1 and N, on PostgreSQL and a
-Redis broker). Each back end: submissions per minute from the first POST to the last grade,
+In one run, on the same files (half correct, half buggy): the embedded queue (``grader
+serve --workers N``, SQLite); Celery (``grader serve`` for the web, ``grader worker -c W``
+for W = 1 and N, on PostgreSQL and a Redis broker). Each back end: submissions per minute from the first POST to the last grade,
 p50/p95 POST to graded, and the queue's own cost per task (commit to claim on an idle queue).
 The N-worker back ends are compared with ``grader grade -j N`` on the same files, measured
 before and after each of their bursts (see ``run_queue_bench``), and then drain a backlog:

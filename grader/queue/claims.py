@@ -129,13 +129,6 @@ def renew(session: Session, claim: Claim, lease_seconds: float) -> bool:
     return result.rowcount == 1
 
 
-def finish(session: Session, claim: Claim, result: dict[str, Any], exercise_hash: str,
-           engine_version: str) -> bool:
-    """Store the grade (see ``finish_run``); False (and nothing written) if this worker no
-    longer holds the lease."""
-    return finish_run(session, claim, result, exercise_hash, engine_version) is not None
-
-
 def finish_run(session: Session, claim: Claim, result: dict[str, Any], exercise_hash: str,
                engine_version: str) -> Finished | None:
     """Store the grade, its per-check rows, the regrade's new score and the grade's passback

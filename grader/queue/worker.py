@@ -196,7 +196,7 @@ class _LeaseRenewer(threading.Thread):
             try:
                 with self.db.unit_of_work() as session:
                     if not claims.renew(session, self.claim, self.lease_seconds):
-                        return  # lost: finish() will find out and store nothing
+                        return  # lost: finish_run() will find out and store nothing
             except Exception:  # a database hiccup: try again at the next interval
                 log.warning("could not renew the lease of run %s", self.claim.run_id, exc_info=True)
 

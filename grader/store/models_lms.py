@@ -6,7 +6,7 @@ The path of a grade to a platform is all rows, so nothing lives only in memory:
   webhook source, or an LTI AGS line item), written in the same transaction as the
   submission (and, for a webhook, its :class:`InboundMessage`, whose UNIQUE id makes a
   redelivery return the same submission);
-- when a run is graded, ``grader.lms.outbox.enqueue_for_run`` writes one :class:`Delivery`
+- when a run is graded, ``grader.lms.outbox.enqueue_for`` writes one :class:`Delivery`
   per target in the same transaction as the grade; the outbox sender claims due deliveries
   with a lease (like grading runs), sends them, and records every attempt's outcome.
 """

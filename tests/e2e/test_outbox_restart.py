@@ -24,7 +24,7 @@ SLUG = "none-grad-after-rebinding"
 
 
 def graded_with_callback(database_url: str, url: str, allow: str) -> tuple[int, str]:
-    """A graded run of the demo student with a callback target, stored as ``finish()`` would."""
+    """A graded run of the demo student with a callback target, stored as ``claims.finish_run`` would."""
     secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
     database = Database(database_url)
     try:
@@ -47,7 +47,7 @@ def graded_with_callback(database_url: str, url: str, allow: str) -> tuple[int, 
                              finished_at=utcnow(), result={"score": 4.0, "max_score": 10.0, "checks": []})
             session.add(run)
             session.flush()
-            (delivery,) = outbox.enqueue_for_run(session, run)
+            (delivery,) = outbox.enqueue_for(session, run.id, run.submission_id)
             return delivery.id, secret
     finally:
         database.dispose()

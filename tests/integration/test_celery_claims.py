@@ -48,7 +48,7 @@ def test_a_second_message_for_a_leased_or_graded_run_claims_nothing(db, submissi
     claim = claim_run(db, run_id, owner="host:1:a")
     assert claim_run(db, run_id, owner="host:2:b") is None  # still leased by a live holder
     with db.unit_of_work() as session:
-        assert claims.finish(session, claim, {"score": 1.0, "max_score": 1.0, "checks": []}, "h", "v")
+        assert claims.finish_run(session, claim, {"score": 1.0, "max_score": 1.0, "checks": []}, "h", "v") is not None
     assert claim_run(db, run_id, owner="host:2:b") is None  # graded
     assert run_row(db, run_id).attempts == 1
 

@@ -60,7 +60,7 @@ def test_a_rolled_back_finish_leaves_no_delivery(db, world) -> None:  # noqa: AN
         claim = claims.claim_next(session, "host:1:w", 30.0, 3)
     with pytest.raises(RuntimeError):
         with db.unit_of_work() as session:
-            assert claims.finish(session, claim, {"score": 1.0, "max_score": 10.0, "checks": []}, "0" * 64, "t")
+            assert claims.finish_run(session, claim, {"score": 1.0, "max_score": 10.0, "checks": []}, "0" * 64, "t") is not None
             assert session.scalar(select(func.count()).select_from(Delivery)) == 1
             raise RuntimeError("the worker died before commit")
     with db.reading() as session:

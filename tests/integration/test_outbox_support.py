@@ -70,7 +70,7 @@ class World:
             claim = claims.claim_next(session, "host:1:test", 30.0, 3)
             assert claim is not None and claim.run_id == run_id
         with self.db.unit_of_work() as session:
-            assert claims.finish(session, claim, result_of(score), "0" * 64, "test")
+            assert claims.finish_run(session, claim, result_of(score), "0" * 64, "test") is not None
         return run_id
 
     def graded(self, url: str, score: float = 7.5) -> int:

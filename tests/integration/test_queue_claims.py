@@ -207,7 +207,7 @@ def test_renew_extends_the_lease_only_for_its_owner(db, submission_id):
         assert claims.renew(session, mine, 600.0)
     assert run_row(db, mine.run_id).lease_expires_at - taken > dt.timedelta(seconds=500)
     with db.unit_of_work() as session:
-        assert claims.finish(session, mine, result_of(5.0), "h", "v")
+        assert claims.finish_run(session, mine, result_of(5.0), "h", "v") is not None
     with db.unit_of_work() as session:
         assert not claims.renew(session, mine, 600.0)  # nothing to renew once finished
 
@@ -218,11 +218,11 @@ def test_a_worker_that_lost_its_lease_cannot_overwrite_the_later_owners_grade(db
     fast = claim(db, owner="host:2:fast")
     with db.unit_of_work() as session:
         assert not claims.renew(session, slow, LEASE)
-        assert not claims.finish(session, slow, result_of(1.0, checks=3), "slow-hash", "slow")
+        assert claims.finish_run(session, slow, result_of(1.0, checks=3), "slow-hash", "slow") is None
     with db.unit_of_work() as session:
-        assert claims.finish(session, fast, result_of(8.0), "fast-hash", "fast")
+        assert claims.finish_run(session, fast, result_of(8.0), "fast-hash", "fast") is not None
     with db.unit_of_work() as session:
-        assert not claims.finish(session, slow, result_of(1.0, checks=3), "slow-hash", "slow")
+        assert claims.finish_run(session, slow, result_of(1.0, checks=3), "slow-hash", "slow") is None
         claims.give_back(session, slow, "too late", 3)  # does nothing either
     run = run_row(db, run_id)
     assert (run.status, run.score, run.exercise_hash, run.engine_version, run.error) == (
@@ -238,7 +238,7 @@ def test_finish_stores_the_grade_its_check_rows_and_the_regrades_new_score(db, s
     got = claim(db)
     result = result_of(6.0, checks=3)
     with db.unit_of_work() as session:
-        assert claims.finish(session, got, result, "abc123", "1.0+torch2")
+        assert claims.finish_run(session, got, result, "abc123", "1.0+torch2") is not None
     run = run_row(db, run_id)
     assert (run.status, run.score, run.max_score, run.result, run.grading_seconds) == (
         "graded", 6.0, 10.0, result, 0.25)
@@ -253,7 +253,7 @@ def test_finish_stores_the_grade_its_check_rows_and_the_regrades_new_score(db, s
         regrade = session.scalar(select(Regrade))
         assert (regrade.old_score, regrade.new_score) == (2.0, 6.0)
     with db.unit_of_work() as session:
-        assert not claims.finish(session, got, result_of(9.0), "x", "y")  # a run is graded once
+        assert claims.finish_run(session, got, result_of(9.0), "x", "y") is None  # a run is graded once
     assert run_row(db, run_id).score == 6.0
 
 
