@@ -87,13 +87,12 @@ def _claimable(now: dt.datetime, max_attempts: int):  # noqa: ANN202
 
 def _take(session: Session, which, owner: str, lease_seconds: float, now: dt.datetime) -> Claim | None:  # noqa: ANN001
     """Lease the run ``which`` selects, in one UPDATE ... RETURNING."""
-    row = session.execute(
+    row = session.connection().execute(
         update(GradingRun).where(which)
         .values(status=RunStatus.RUNNING.value, lease_owner=owner,
                 lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
                 attempts=GradingRun.attempts + 1, started_at=now)
-        .returning(GradingRun.id, GradingRun.submission_id, GradingRun.attempts)
-        .execution_options(synchronize_session=False)).first()
+        .returning(GradingRun.id, GradingRun.submission_id, GradingRun.attempts)).first()
     if row is None:
         return None
     return Claim(run_id=row.id, submission_id=row.submission_id, attempts=row.attempts, owner=owner)
@@ -130,15 +129,18 @@ def renew(session: Session, claim: Claim, lease_seconds: float) -> bool:
 
 
 def finish_run(session: Session, claim: Claim, result: dict[str, Any], exercise_hash: str,
-               engine_version: str) -> Finished | None:
+               engine_version: str, replies: bool = True) -> Finished | None:
     """Store the grade, its per-check rows, the regrade's new score and the grade's passback
     deliveries in the caller's unit of work; None (and nothing written) if this worker no
     longer holds the lease. The grade is one conditional UPDATE (PostgreSQL locks the row
     and checks the lease again; SQLite runs under its writer lock): one round trip fewer
-    than reading the run first, on the path every submission takes."""
+    than reading the run first, on the path every submission takes. ``replies`` False: the
+    submission has no reply targets (``worker.work_of`` read that with the claim), so the
+    outbox is not asked."""
     now = utcnow()
     score = result["score"]
-    stored = session.execute(
+    connection = session.connection()  # Core statements: nothing here needs ORM objects
+    stored = connection.execute(
         update(GradingRun).where(GradingRun.id == claim.run_id, GradingRun.status == RunStatus.RUNNING.value,
                                  GradingRun.lease_owner == claim.owner)
         .values(status=RunStatus.GRADED.value, finished_at=now, lease_owner=None, lease_expires_at=None,
@@ -152,11 +154,11 @@ def finish_run(session: Session, claim: Claim, result: dict[str, Any], exercise_
                "visible": check.get("visible", True), "hint": check.get("hint")}
               for position, check in enumerate(result.get("checks", []))]
     if checks:
-        session.execute(insert(CheckRow).execution_options(render_nulls=True), checks)  # one statement
+        connection.execute(insert(CheckRow), checks)  # one statement
     if stored.priority >= PRIORITY_REGRADE:  # only regrades (``store.regrades``) have a Regrade row
         session.execute(update(Regrade).where(Regrade.run_id == claim.run_id).values(new_score=score))
     # the grade's deliveries to platforms, in the same transaction
-    made = outbox.enqueue_for(session, claim.run_id, claim.submission_id, now)
+    made = outbox.enqueue_for(session, claim.run_id, claim.submission_id, now) if replies else []
     return Finished(claim.run_id, tuple(d.id for d in made if d.status == DeliveryStatus.PENDING.value))
 
 

@@ -2,20 +2,21 @@
 
 One worker process owns one :class:`~grader.sandbox.client.Sandbox` for its whole life; the
 student's code only ever runs in that sandbox's children. While a run is being graded a
-thread renews its lease, so that only a dead worker's runs are claimed again.
+thread renews its lease (:class:`LeaseKeeper`), so that only a dead worker's runs are
+claimed again.
 :class:`RunGrader` is the grading half, shared with the Celery task (``grader.queue.tasks``).
 """
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from grader.config import Config
@@ -30,6 +31,7 @@ from grader.sandbox.client import Sandbox
 from grader.store.catalog import content_hash
 from grader.store.db import Database
 from grader.store.models import Exercise, Submission
+from grader.store.models_lms import ReplyTarget
 
 log = logging.getLogger("grader.worker")
 
@@ -46,21 +48,27 @@ def engine_version() -> str:
 
 @dataclass(frozen=True)
 class Work:
-    """What a claimed run grades: the submitted file and its exercise's slug."""
+    """What a claimed run grades: the submitted file and its exercise's slug; ``replies``:
+    whether the submission has reply targets (platforms its grade goes back to)."""
 
     slug: str
     filename: str
     data: bytes
+    replies: bool = True
 
 
 def work_of(session: Session, claim: claims.Claim) -> Work | None:
     """Read in the claim's own transaction (one statement), so that a run costs no separate
     read transaction before grading. None if the submission is gone: that must not undo the
-    claim (grading then fails the run with the reason, as any grading error does)."""
-    row = session.execute(select(Exercise.slug, Submission.filename, Submission.content)
+    claim (grading then fails the run with the reason, as any grading error does). Reply
+    targets are written with their submission (``submit``, an inbound message), never
+    later, so whether there are any is known here and a grade without any skips the
+    outbox's read."""
+    replies = exists().where(ReplyTarget.submission_id == Submission.id)
+    row = session.execute(select(Exercise.slug, Submission.filename, Submission.content, replies.label("replies"))
                           .join(Exercise, Submission.exercise_id == Exercise.id)
                           .where(Submission.id == claim.submission_id)).first()
-    return Work(row.slug, row.filename, row.content) if row is not None else None
+    return Work(row.slug, row.filename, row.content, bool(row.replies)) if row is not None else None
 
 
 class RunGrader:
@@ -74,6 +82,7 @@ class RunGrader:
         self.on_graded = on_graded
         self._exercises: dict[str, tuple] = {}
         self._version: str | None = None
+        self.leases = LeaseKeeper(db, config.lease_seconds)
 
     @property
     def version(self) -> str:
@@ -93,8 +102,7 @@ class RunGrader:
     def _grade_claim(self, claim: claims.Claim, work: Work | None) -> claims.Finished | None:
         extra = {"submission_id": claim.submission_id, "run_id": claim.run_id}
         log.info("grading run %s (attempt %s)", claim.run_id, claim.attempts, extra=extra)
-        renewer = _LeaseRenewer(self.db, claim, self.config.lease_seconds)
-        renewer.start()
+        self.leases.hold(claim)
         try:
             if work is None:
                 with self.db.reading() as session:
@@ -103,7 +111,7 @@ class RunGrader:
                 raise LookupError(f"submission {claim.submission_id} is not in the database")
             result, digest = self._grade(work)
         except BaseException as exc:
-            renewer.stop()
+            self.leases.release()
             error = None if isinstance(exc, (KeyboardInterrupt, SystemExit)) else f"{type(exc).__name__}: {exc}"
             if error:
                 log.exception("grading run %s raised", claim.run_id, extra=extra)
@@ -112,9 +120,9 @@ class RunGrader:
             if error is None:
                 raise
             return None
-        renewer.stop()
+        self.leases.release()
         with self.db.unit_of_work() as session:
-            stored = claims.finish_run(session, claim, result, digest, self.version)
+            stored = claims.finish_run(session, claim, result, digest, self.version, replies=work.replies)
         if stored is not None:
             log.info("run %s graded: %s/%s in %.2f s", claim.run_id, result["score"], result["max_score"],
                      result.get("seconds", 0.0), extra=extra)
@@ -180,26 +188,50 @@ class Worker:
         return True
 
 
-class _LeaseRenewer(threading.Thread):
-    def __init__(self, db: Database, claim: claims.Claim, lease_seconds: float):
-        super().__init__(name=f"lease-{claim.run_id}", daemon=True)
-        self.db, self.claim, self.lease_seconds = db, claim, lease_seconds
-        self._stopped = threading.Event()
-        self._context = contextvars.copy_context()  # a thread starts without the log context
+class LeaseKeeper:
+    """Renews the lease of the run this process is grading, every third of the lease, from
+    one thread that lives as long as the process: a thread started and joined for each run
+    cost a few milliseconds of every grade on a busy machine. ``hold(claim)`` before grading,
+    ``release()`` after; a renewal that finds the lease lost stops renewing that claim
+    (``finish_run`` then stores nothing)."""
 
-    def run(self) -> None:
-        self._context.run(self._renew)
+    def __init__(self, db: Database, lease_seconds: float):
+        self.db, self.lease_seconds = db, lease_seconds
+        self.interval = max(0.2, lease_seconds / 3)
+        self._changed = threading.Condition()
+        self._claim: claims.Claim | None = None
+        self._due = 0.0
+        self._thread: threading.Thread | None = None
 
-    def _renew(self) -> None:
-        interval = max(0.2, self.lease_seconds / 3)
-        while not self._stopped.wait(interval):
+    def hold(self, claim: claims.Claim) -> None:
+        with self._changed:
+            self._claim, self._due = claim, time.monotonic() + self.interval
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="lease-keeper", daemon=True)
+                self._thread.start()
+            self._changed.notify()
+
+    def release(self) -> None:
+        with self._changed:
+            self._claim = None
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while self._claim is None or time.monotonic() < self._due:
+                    self._changed.wait(None if self._claim is None else self._due - time.monotonic())
+                claim, self._due = self._claim, time.monotonic() + self.interval
+            if not self._renew(claim):
+                with self._changed:
+                    if self._claim is claim:
+                        self._claim = None
+
+    def _renew(self, claim: claims.Claim) -> bool:
+        """False only when the lease is lost; a database hiccup is tried again next time."""
+        with log_context(submission_id=claim.submission_id, run_id=claim.run_id):
             try:
                 with self.db.unit_of_work() as session:
-                    if not claims.renew(session, self.claim, self.lease_seconds):
-                        return  # lost: finish_run() will find out and store nothing
-            except Exception:  # a database hiccup: try again at the next interval
-                log.warning("could not renew the lease of run %s", self.claim.run_id, exc_info=True)
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self.join(timeout=5)
+                    return claims.renew(session, claim, self.lease_seconds)
+            except Exception:  # noqa: BLE001
+                log.warning("could not renew the lease of run %s", claim.run_id, exc_info=True)
+                return True

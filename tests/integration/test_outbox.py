@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from grader.lms import outbox
 from grader.lms.outcome import Outcome
@@ -66,6 +66,29 @@ def test_a_rolled_back_finish_leaves_no_delivery(db, world) -> None:  # noqa: AN
     with db.reading() as session:
         assert session.scalar(select(func.count()).select_from(Delivery)) == 0
         assert session.get(GradingRun, claim.run_id).status == "running"
+
+
+def test_the_claim_reads_whether_the_grade_goes_back_anywhere_and_a_grade_that_does_not_writes_no_delivery(
+        db, world) -> None:  # noqa: ANN001
+    from grader.queue.worker import work_of
+    from grader.store.models_lms import ReplyTarget
+
+    answered = world.submit("http://localhost/hooks/x")
+    silent = world.submit("http://localhost/hooks/y")
+    with db.unit_of_work() as session:
+        session.execute(delete(ReplyTarget).where(ReplyTarget.submission_id == silent))
+        session.add_all([GradingRun(submission_id=answered), GradingRun(submission_id=silent)])
+    for expected in (True, False):
+        with db.unit_of_work() as session:
+            claim = claims.claim_next(session, "host:1:w", 30.0, 3)
+            work = work_of(session, claim)
+        assert work.replies is expected and work.slug and work.data
+        with db.unit_of_work() as session:
+            finished = claims.finish_run(session, claim, {"score": 1.0, "max_score": 10.0, "checks": []},
+                                         "0" * 64, "t", replies=work.replies)
+        assert len(finished.pending_deliveries) == (1 if expected else 0)
+    with db.reading() as session:
+        assert session.scalar(select(func.count()).select_from(Delivery)) == 1
 
 
 def test_finish_run_names_the_due_deliveries_it_wrote_and_not_a_disabled_one(db, world) -> None:  # noqa: ANN001

@@ -212,6 +212,23 @@ def test_renew_extends_the_lease_only_for_its_owner(db, submission_id):
         assert not claims.renew(session, mine, 600.0)  # nothing to renew once finished
 
 
+def test_the_lease_keeper_keeps_a_run_graded_longer_than_its_lease_from_being_taken(db, submission_id):
+    import time
+
+    from grader.queue.worker import LeaseKeeper
+
+    queue(db, submission_id)
+    mine = claim(db, owner="host:1:me", lease=0.6)
+    keeper = LeaseKeeper(db, 0.6)  # renews every 0.2 s
+    keeper.hold(mine)
+    time.sleep(1.5)
+    assert claim(db, owner="host:2:other", lease=0.6) is None
+    keeper.release()
+    time.sleep(1.0)
+    taken = claim(db, owner="host:2:other", lease=0.6)
+    assert taken is not None and taken.run_id == mine.run_id
+
+
 def test_a_worker_that_lost_its_lease_cannot_overwrite_the_later_owners_grade(db, submission_id):
     (run_id,) = queue(db, submission_id)
     slow = claim(db, owner="host:1:slow", expired=True)

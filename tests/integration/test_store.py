@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
 
 from grader.engine.bank import Bank
 from grader.queue import claims
@@ -577,3 +577,32 @@ def test_select_submissions_by_exercise_user_submission_course_or_everything(db,
             regrades.select_submissions(session)
         with pytest.raises(ValueError):
             regrades.select_submissions(session, course="demo")
+
+
+# ----------------------------------------------------------------------------- PostgreSQL pool
+def test_a_postgresql_connection_that_died_while_idle_is_replaced_before_it_is_used(db, monkeypatch):
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL's connection pool")
+    from grader.store import db as store_db
+
+    with db.reading() as session:
+        dead = session.scalar(text("SELECT pg_backend_pid()"))
+    admin = create_engine(db.url)  # from outside the pool, as a restarted server would
+    with admin.begin() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": dead})
+    admin.dispose()
+    monkeypatch.setattr(store_db, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if it had sat idle
+    with db.reading() as session:
+        assert session.scalar(text("SELECT pg_backend_pid()")) != dead
+
+
+def test_a_postgresql_connection_used_a_moment_ago_is_not_pinged_again(db, monkeypatch):
+    if db.is_sqlite:
+        pytest.skip("PostgreSQL's connection pool")
+    pings = []
+    ping = db.engine.dialect.do_ping
+    monkeypatch.setattr(db.engine.dialect, "do_ping", lambda connection: pings.append(1) or ping(connection))
+    for _ in range(3):
+        with db.unit_of_work() as session:
+            session.execute(text("SELECT 1"))
+    assert len(pings) <= 1  # at most the new connection's first checkout
