@@ -18,7 +18,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import (Boolean, Float, Integer, String, Text, and_, column, insert, or_, select, true, update,
+                        values)
 from sqlalchemy.orm import Session
 
 from grader.lms import outbox
@@ -72,10 +73,19 @@ def claim_run(session: Session, run_id: int, owner: str, lease_seconds: float, m
     leased grades nothing. One conditional UPDATE: two workers holding the same message
     cannot both win (PostgreSQL row lock, SQLite writer lock)."""
     now = now or utcnow()
-    claim = _take(session, and_(GradingRun.id == run_id, _claimable(now, max_attempts)), owner, lease_seconds, now)
+    claim = take_run(session, run_id, owner, lease_seconds, max_attempts, now)
     if claim is None:  # a run a claim can take has attempts left: only an untaken one can be exhausted
         _fail_exhausted(session, max_attempts, now, run_id=run_id)
     return claim
+
+
+def take_run(session: Session, run_id: int, owner: str, lease_seconds: float, max_attempts: int,
+             now: dt.datetime | None = None) -> Claim | None:
+    """``claim_run`` without failing an exhausted run: one atomic statement, which may run
+    outside a transaction (``Database.statements``). Failing an exhausted run reads it under
+    a row lock first, and needs ``claim_run`` in a unit of work."""
+    now = now or utcnow()
+    return _take(session, and_(GradingRun.id == run_id, _claimable(now, max_attempts)), owner, lease_seconds, now)
 
 
 def _claimable(now: dt.datetime, max_attempts: int):  # noqa: ANN202
@@ -139,27 +149,48 @@ def finish_run(session: Session, claim: Claim, result: dict[str, Any], exercise_
     outbox is not asked."""
     now = utcnow()
     score = result["score"]
+    graded = (update(GradingRun).where(GradingRun.id == claim.run_id, GradingRun.status == RunStatus.RUNNING.value,
+                                       GradingRun.lease_owner == claim.owner)
+              .values(status=RunStatus.GRADED.value, finished_at=now, lease_owner=None, lease_expires_at=None,
+                      score=score, max_score=result["max_score"], result=result,
+                      grading_seconds=result.get("seconds"), exercise_hash=exercise_hash,
+                      engine_version=engine_version, error=result.get("error"))
+              .returning(GradingRun.id, GradingRun.priority))
+    checks = [(position, check["name"], check["verdict"], check["points"], check["max_points"],
+               check.get("visible", True), check.get("hint"))
+              for position, check in enumerate(result.get("checks", []))]
     connection = session.connection()  # Core statements: nothing here needs ORM objects
-    stored = connection.execute(
-        update(GradingRun).where(GradingRun.id == claim.run_id, GradingRun.status == RunStatus.RUNNING.value,
-                                 GradingRun.lease_owner == claim.owner)
-        .values(status=RunStatus.GRADED.value, finished_at=now, lease_owner=None, lease_expires_at=None,
-                score=score, max_score=result["max_score"], result=result, grading_seconds=result.get("seconds"),
-                exercise_hash=exercise_hash, engine_version=engine_version, error=result.get("error"))
-        .returning(GradingRun.priority)).first()
+    if connection.dialect.name == "postgresql":
+        stored = connection.execute(_graded_in_one_statement(graded, checks, score)).first()
+    else:
+        stored = connection.execute(graded).first()
+        if stored is not None and checks:
+            connection.execute(insert(CheckRow), [dict(zip(_CHECK_COLUMNS, row), run_id=claim.run_id)
+                                                  for row in checks])  # one statement
+        if stored is not None and stored.priority >= PRIORITY_REGRADE:  # only regrades have a Regrade row
+            connection.execute(update(Regrade).where(Regrade.run_id == claim.run_id).values(new_score=score))
     if stored is None:
         return None
-    checks = [{"run_id": claim.run_id, "position": position, "name": check["name"], "verdict": check["verdict"],
-               "points": check["points"], "max_points": check["max_points"],
-               "visible": check.get("visible", True), "hint": check.get("hint")}
-              for position, check in enumerate(result.get("checks", []))]
-    if checks:
-        connection.execute(insert(CheckRow), checks)  # one statement
-    if stored.priority >= PRIORITY_REGRADE:  # only regrades (``store.regrades``) have a Regrade row
-        session.execute(update(Regrade).where(Regrade.run_id == claim.run_id).values(new_score=score))
     # the grade's deliveries to platforms, in the same transaction
     made = outbox.enqueue_for(session, claim.run_id, claim.submission_id, now) if replies else []
     return Finished(claim.run_id, tuple(d.id for d in made if d.status == DeliveryStatus.PENDING.value))
+
+
+_CHECK_COLUMNS = ("position", "name", "verdict", "points", "max_points", "visible", "hint")
+
+
+def _graded_in_one_statement(graded, checks: list[tuple], score: float):  # noqa: ANN001, ANN202
+    """PostgreSQL: the grade, its check rows and a regrade's new score as one statement
+    (data-modifying CTEs): one round trip instead of three."""
+    run = graded.cte("graded")
+    statement = select(run.c.priority)
+    if checks:
+        types = (Integer, String, String, Float, Float, Boolean, Text)
+        rows = values(*(column(name, kind) for name, kind in zip(_CHECK_COLUMNS, types)), name="checks").data(checks)
+        statement = statement.add_cte(insert(CheckRow).from_select(
+            ("run_id", *_CHECK_COLUMNS), select(run.c.id, *rows.c).select_from(run).join(rows, true())).cte("rows"))
+    return statement.add_cte(update(Regrade).where(Regrade.run_id.in_(select(run.c.id)))
+                             .values(new_score=score).cte("regrade"))
 
 
 def give_back(session: Session, claim: Claim, error: str | None, max_attempts: int) -> None:

@@ -28,10 +28,13 @@ class Database:
             self.engine = create_engine(url, echo=echo, connect_args={"timeout": SQLITE_BUSY_MS / 1000})
             _configure_sqlite(self.engine)
             writer = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+            single = writer  # our BEGIN listener would leave an AUTOCOMMIT connection in a transaction
         else:
             self.engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20)
             _ping_after_idle(self.engine)
             writer = self.engine
+            single = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._single = sessionmaker(single, expire_on_commit=False)
         self._reader = sessionmaker(self.engine, expire_on_commit=False)
         self._writer = sessionmaker(writer, expire_on_commit=False)
 
@@ -43,6 +46,15 @@ class Database:
     def unit_of_work(self) -> Iterator[Session]:
         """A writing transaction: commits when the block ends, rolls back if it raises."""
         with self._writer() as session:
+            with session.begin():
+                yield session
+
+    @contextlib.contextmanager
+    def statements(self) -> Iterator[Session]:
+        """Each statement commits on its own: for work that is one atomic statement, or a read
+        of rows that never change. On PostgreSQL that saves the BEGIN and COMMIT round trips,
+        which a machine busy grading schedules slowly; on SQLite it is a unit of work."""
+        with self._single() as session:
             with session.begin():
                 yield session
 
