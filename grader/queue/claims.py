@@ -84,8 +84,19 @@ def take_run(session: Session, run_id: int, owner: str, lease_seconds: float, ma
     """``claim_run`` without failing an exhausted run: one atomic statement, which may run
     outside a transaction (``Database.statements``). Failing an exhausted run reads it under
     a row lock first, and needs ``claim_run`` in a unit of work."""
+    return claim_of(session.connection().execute(taking(run_id, owner, lease_seconds, max_attempts, now)).first(),
+                    owner)
+
+
+def taking(run_id: int, owner: str, lease_seconds: float, max_attempts: int, now: dt.datetime | None = None):  # noqa: ANN201
+    """The UPDATE ... RETURNING that ``take_run`` runs (for a caller that reads more in the
+    same statement); ``claim_of`` turns its row into the claim."""
     now = now or utcnow()
-    return _take(session, and_(GradingRun.id == run_id, _claimable(now, max_attempts)), owner, lease_seconds, now)
+    return _taking(and_(GradingRun.id == run_id, _claimable(now, max_attempts)), owner, lease_seconds, now)
+
+
+def claim_of(row: Any, owner: str) -> Claim | None:
+    return Claim(run_id=row.id, submission_id=row.submission_id, attempts=row.attempts, owner=owner) if row else None
 
 
 def _claimable(now: dt.datetime, max_attempts: int):  # noqa: ANN202
@@ -96,16 +107,16 @@ def _claimable(now: dt.datetime, max_attempts: int):  # noqa: ANN202
 
 
 def _take(session: Session, which, owner: str, lease_seconds: float, now: dt.datetime) -> Claim | None:  # noqa: ANN001
+    return claim_of(session.connection().execute(_taking(which, owner, lease_seconds, now)).first(), owner)
+
+
+def _taking(which, owner: str, lease_seconds: float, now: dt.datetime):  # noqa: ANN001, ANN202
     """Lease the run ``which`` selects, in one UPDATE ... RETURNING."""
-    row = session.connection().execute(
-        update(GradingRun).where(which)
-        .values(status=RunStatus.RUNNING.value, lease_owner=owner,
-                lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
-                attempts=GradingRun.attempts + 1, started_at=now)
-        .returning(GradingRun.id, GradingRun.submission_id, GradingRun.attempts)).first()
-    if row is None:
-        return None
-    return Claim(run_id=row.id, submission_id=row.submission_id, attempts=row.attempts, owner=owner)
+    return (update(GradingRun).where(which)
+            .values(status=RunStatus.RUNNING.value, lease_owner=owner,
+                    lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
+                    attempts=GradingRun.attempts + 1, started_at=now)
+            .returning(GradingRun.id, GradingRun.submission_id, GradingRun.attempts))
 
 
 def _fail_exhausted(session: Session, max_attempts: int, now: dt.datetime, run_id: int | None = None) -> None:

@@ -46,12 +46,11 @@ class PoolProcess:
 # ----------------------------------------------------------------------------- service functions
 def grade_one(state: PoolProcess, config: "Config", run_id: int) -> str:
     """Claim run ``run_id`` and grade it; what came of it ("graded", "given back", "skipped")."""
-    from grader.queue.worker import work_of
+    from grader.queue.worker import take_with_work, work_of
 
     # Taking the run is one atomic UPDATE, and a submission never changes once stored.
     with state.database.statements() as session:
-        claim = claims.take_run(session, run_id, state.owner, config.lease_seconds, config.max_attempts)
-        work = work_of(session, claim) if claim is not None else None
+        claim, work = take_with_work(session, run_id, state.owner, config.lease_seconds, config.max_attempts)
     if claim is None:  # graded, leased, out of attempts, or leased by a pool process that died
         with state.database.unit_of_work() as session:
             _expire_if_holder_dead(session, run_id)

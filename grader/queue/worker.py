@@ -64,10 +64,32 @@ def work_of(session: Session, claim: claims.Claim) -> Work | None:
     targets are written with their submission (``submit``, an inbound message), never
     later, so whether there are any is known here and a grade without any skips the
     outbox's read."""
-    replies = exists().where(ReplyTarget.submission_id == Submission.id)
-    row = session.execute(select(Exercise.slug, Submission.filename, Submission.content, replies.label("replies"))
-                          .join(Exercise, Submission.exercise_id == Exercise.id)
+    row = session.execute(select(*_work_columns()).join(Exercise, Submission.exercise_id == Exercise.id)
                           .where(Submission.id == claim.submission_id)).first()
+    return _work(row)
+
+
+def take_with_work(session: Session, run_id: int, owner: str, lease_seconds: float,
+                   max_attempts: int) -> tuple[claims.Claim | None, Work | None]:
+    """``claims.take_run`` and then ``work_of``: on PostgreSQL one statement (the UPDATE as a
+    data-modifying CTE joined to its submission), one round trip on the path of every grade."""
+    if session.get_bind().dialect.name != "postgresql":
+        claim = claims.take_run(session, run_id, owner, lease_seconds, max_attempts)
+        return claim, work_of(session, claim) if claim is not None else None
+    taken = claims.taking(run_id, owner, lease_seconds, max_attempts).cte("taken")
+    row = session.connection().execute(
+        select(taken.c.id, taken.c.submission_id, taken.c.attempts, *_work_columns())
+        .select_from(taken.outerjoin(Submission, Submission.id == taken.c.submission_id)
+                     .outerjoin(Exercise, Submission.exercise_id == Exercise.id))).first()
+    return claims.claim_of(row, owner), _work(row) if row is not None and row.slug is not None else None
+
+
+def _work_columns() -> tuple:
+    replies = exists().where(ReplyTarget.submission_id == Submission.id).label("replies")
+    return Exercise.slug, Submission.filename, Submission.content, replies
+
+
+def _work(row) -> Work | None:  # noqa: ANN001
     return Work(row.slug, row.filename, row.content, bool(row.replies)) if row is not None else None
 
 

@@ -53,6 +53,28 @@ def test_a_second_message_for_a_leased_or_graded_run_claims_nothing(db, submissi
     assert run_row(db, run_id).attempts == 1
 
 
+def test_the_task_takes_its_run_and_reads_the_submission_outside_a_transaction_and_only_once(
+        db, submission_id):  # noqa: F811
+    from test_queue_claims import SLUG, SOURCE
+
+    from grader.queue.worker import take_with_work
+
+    (run_id,) = queue(db, submission_id)
+    with db.statements() as session:
+        claim, work = take_with_work(session, run_id, "host:1:a", LEASE, 3)
+    assert claim.run_id == run_id and claim.submission_id == submission_id and claim.attempts == 1
+    assert (work.slug, work.filename, work.data, work.replies) == (SLUG, "a.py", SOURCE, False)
+    assert run_row(db, run_id).status == "running" and run_row(db, run_id).lease_owner == "host:1:a"
+    with db.statements() as session:
+        assert take_with_work(session, run_id, "host:2:b", LEASE, 3) == (None, None)
+    with db.statements() as session:  # one atomic statement: it commits without a transaction
+        stored = claims.finish_run(session, claim, {"score": 1.0, "max_score": 1.0, "checks": [
+            {"name": "c", "verdict": "passed", "points": 1.0, "max_points": 1.0}]}, "h", "v", replies=False)
+    assert stored is not None and run_row(db, run_id).status == "graded"
+    with db.reading() as session:
+        assert [row.name for row in session.get(GradingRun, run_id).checks] == ["c"]
+
+
 def test_claim_run_takes_over_an_expired_lease_and_fails_a_run_out_of_attempts(db, submission_id):  # noqa: F811
     (run_id,) = queue(db, submission_id)
     long_ago = utcnow() - dt.timedelta(seconds=10 * LEASE)
