@@ -154,10 +154,11 @@ def finish_run(session: Session, claim: Claim, result: dict[str, Any], exercise_
     """Store the grade, its per-check rows, the regrade's new score and the grade's passback
     deliveries in the caller's unit of work; None (and nothing written) if this worker no
     longer holds the lease. The grade is one conditional UPDATE (PostgreSQL locks the row
-    and checks the lease again; SQLite runs under its writer lock): one round trip fewer
-    than reading the run first, on the path every submission takes. ``replies`` False: the
+    and checks the lease again; SQLite runs under its writer lock), on PostgreSQL with the
+    check rows and the regrade's score in the same statement. ``replies`` False: the
     submission has no reply targets (``worker.work_of`` read that with the claim), so the
-    outbox is not asked."""
+    outbox is not asked, and on PostgreSQL the whole grade is one statement that may run
+    outside a transaction (``Database.statements``)."""
     now = utcnow()
     score = result["score"]
     graded = (update(GradingRun).where(GradingRun.id == claim.run_id, GradingRun.status == RunStatus.RUNNING.value,
