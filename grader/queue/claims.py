@@ -62,7 +62,7 @@ def claim_next(session: Session, owner: str, lease_seconds: float, max_attempts:
                  .order_by(GradingRun.priority, GradingRun.id).limit(1))
     if session.get_bind().dialect.name == "postgresql":
         candidate = candidate.with_for_update(skip_locked=True)
-    return _take(session, GradingRun.id == candidate.scalar_subquery(), owner, lease_seconds, now)
+    return _take(session, _taking(GradingRun.id == candidate.scalar_subquery(), owner, lease_seconds, now), owner)
 
 
 def claim_run(session: Session, run_id: int, owner: str, lease_seconds: float, max_attempts: int,
@@ -84,8 +84,7 @@ def take_run(session: Session, run_id: int, owner: str, lease_seconds: float, ma
     """``claim_run`` without failing an exhausted run: one atomic statement, which may run
     outside a transaction (``Database.statements``). Failing an exhausted run reads it under
     a row lock first, and needs ``claim_run`` in a unit of work."""
-    return claim_of(session.connection().execute(taking(run_id, owner, lease_seconds, max_attempts, now)).first(),
-                    owner)
+    return _take(session, taking(run_id, owner, lease_seconds, max_attempts, now), owner)
 
 
 def taking(run_id: int, owner: str, lease_seconds: float, max_attempts: int, now: dt.datetime | None = None):  # noqa: ANN201
@@ -106,8 +105,8 @@ def _claimable(now: dt.datetime, max_attempts: int):  # noqa: ANN202
                 GradingRun.attempts < max_attempts)
 
 
-def _take(session: Session, which, owner: str, lease_seconds: float, now: dt.datetime) -> Claim | None:  # noqa: ANN001
-    return claim_of(session.connection().execute(_taking(which, owner, lease_seconds, now)).first(), owner)
+def _take(session: Session, taking_statement, owner: str) -> Claim | None:  # noqa: ANN001
+    return claim_of(session.connection().execute(taking_statement).first(), owner)
 
 
 def _taking(which, owner: str, lease_seconds: float, now: dt.datetime):  # noqa: ANN001, ANN202

@@ -54,7 +54,7 @@ class Work:
     slug: str
     filename: str
     data: bytes
-    replies: bool = True
+    replies: bool
 
 
 def work_of(session: Session, claim: claims.Claim) -> Work | None:
