@@ -18,8 +18,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (Boolean, Float, Integer, String, Text, and_, column, insert, or_, select, true, update,
-                        values)
+from sqlalchemy import Boolean, Float, Integer, String, Text, and_, bindparam, func, insert, or_, select, true, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
 from grader.lms import outbox
@@ -167,7 +167,7 @@ def finish_run(session: Session, claim: Claim, result: dict[str, Any], exercise_
                       grading_seconds=result.get("seconds"), exercise_hash=exercise_hash,
                       engine_version=engine_version, error=result.get("error"))
               .returning(GradingRun.id, GradingRun.priority))
-    checks = [(position, check["name"], check["verdict"], check["points"], check["max_points"],
+    checks = [(position, check["name"], check["verdict"], float(check["points"]), float(check["max_points"]),
                check.get("visible", True), check.get("hint"))
               for position, check in enumerate(result.get("checks", []))]
     connection = session.connection()  # Core statements: nothing here needs ORM objects
@@ -188,16 +188,22 @@ def finish_run(session: Session, claim: Claim, result: dict[str, Any], exercise_
 
 
 _CHECK_COLUMNS = ("position", "name", "verdict", "points", "max_points", "visible", "hint")
+_CHECK_TYPES = (Integer, String, String, Float, Float, Boolean, Text)
 
 
 def _graded_in_one_statement(graded, checks: list[tuple], score: float):  # noqa: ANN001, ANN202
     """PostgreSQL: the grade, its check rows and a regrade's new score as one statement
-    (data-modifying CTEs): one round trip instead of three."""
+    (data-modifying CTEs): one round trip instead of three. The check rows travel as one
+    array parameter per column, unnested in the database, so the statement's text does not
+    depend on the rows and SQLAlchemy compiles it once (a VALUES list with the rows
+    inlined was compiled anew for every grade). Each array holds one type: psycopg
+    refuses a list mixing int and float, hence the float() above."""
     run = graded.cte("graded")
     statement = select(run.c.priority)
     if checks:
-        types = (Integer, String, String, Float, Float, Boolean, Text)
-        rows = values(*(column(name, kind) for name, kind in zip(_CHECK_COLUMNS, types)), name="checks").data(checks)
+        arrays = [bindparam(f"check_{name}", list(column_values), type_=ARRAY(kind))
+                  for name, kind, column_values in zip(_CHECK_COLUMNS, _CHECK_TYPES, zip(*checks))]
+        rows = func.unnest(*arrays).table_valued(*_CHECK_COLUMNS).render_derived(name="checks")
         statement = statement.add_cte(insert(CheckRow).from_select(
             ("run_id", *_CHECK_COLUMNS), select(run.c.id, *rows.c).select_from(run).join(rows, true())).cte("rows"))
     return statement.add_cte(update(Regrade).where(Regrade.run_id.in_(select(run.c.id)))
