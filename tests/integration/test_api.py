@@ -12,6 +12,7 @@ import re
 
 import pytest
 from service_fixtures import add_user, login, make_token
+from sqlalchemy import event
 
 from grader.queue.worker import Worker
 from grader.store.models import CheckRow, GradingRun, Submission
@@ -77,6 +78,24 @@ def test_multipart_submission_is_stored_queued_and_answers_202_with_location(cli
     with db.reading() as session:
         stored = session.get(Submission, body["id"])
         assert stored.content == stub_bytes(bank) and stored.origin == "api" and stored.filename == "stub.py"
+
+
+def test_a_submission_reads_the_token_user_once_and_takes_seven_statements(client, token, bank, db):
+    """The submit path's round trips: token's user, exercise, course, two INSERTs, the LTI
+    grade link, the queue position (plus BEGIN on SQLite). The user is not read twice."""
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args) -> None:  # noqa: ANN001
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        submit_stub(client, token, bank)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    user_reads = [s for s in seen if re.search(r"FROM users\b", s)]
+    assert len(user_reads) == 1, user_reads
+    assert len([s for s in seen if not s.lstrip().upper().startswith(("BEGIN", "PRAGMA"))]) == 7, seen
 
 
 def test_json_submission_with_python_source_is_accepted(client, token, bank, db):
