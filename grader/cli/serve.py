@@ -10,7 +10,6 @@ runs' leases then expire and the next start grades those runs again (exactly onc
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -24,10 +23,10 @@ import click
 
 from grader.cli.base import EXIT_SANDBOX, Context, main
 from grader.cli.service import INSTANCE_OPTION, bank_of, load_config, open_database
+from grader.ops.lifetime import die_with_parent
 
 log = logging.getLogger("grader.serve")
 STOP_GRACE_SECONDS = 15.0
-PR_SET_PDEATHSIG = 1
 WORKER_NICENESS = 19
 
 
@@ -188,16 +187,6 @@ class Supervisor:
 
 
 # ----------------------------------------------------------------------------- children
-def _die_with_parent() -> None:
-    """Ask for SIGTERM when the supervisor dies, and stop at once if it is already gone."""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() == 1:
-        sys.exit(0)
-
-
 @main.command("_web", hidden=True)
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=8000, type=int)
@@ -210,7 +199,7 @@ def web_process(obj: Context, host: str, port: int, threads: int, instance_path:
 
     from grader.web import create_app
 
-    _die_with_parent()
+    die_with_parent()
     config = load_config(instance_path)
     _configure_logging(config, "web")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -224,7 +213,7 @@ def web_process(obj: Context, host: str, port: int, threads: int, instance_path:
 @click.pass_obj
 def worker_process(obj: Context, instance_path: str | None) -> None:
     """A grading worker process (started by `grader serve`)."""
-    _die_with_parent()
+    die_with_parent()
     # Grading yields the CPU to the web process (and its fork server and children inherit
     # this): pages stay fast while every core grades, and grading loses almost nothing.
     os.nice(WORKER_NICENESS)
@@ -263,7 +252,7 @@ def outbox_process(instance_path: str | None) -> None:
     from grader.lms.outbox import Outbox
     from grader.store.db import Database
 
-    _die_with_parent()
+    die_with_parent()
     config = load_config(instance_path)
     _configure_logging(config, "outbox")
     stop = threading.Event()

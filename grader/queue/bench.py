@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader.engine.bank import Bank
+from grader.ops.lifetime import die_with_parent
 
 BENCH_EMAIL, BENCH_PASSWORD = "bench@example.com", "bench-password-1"
 
@@ -76,9 +77,13 @@ class _Server:
         args = [sys.executable, "-m", "grader", "--bank", str(bank.root)] + (["--unsafe-sandbox"] if unsafe else [])
         self.instance.mkdir(parents=True)
         self.log = open(self.instance.parent / "serve.out", "wb")
+        # Each in a session of its own (stop() kills the whole group), and gone with this
+        # process even if it is killed: a worker left behind would take a later bench's
+        # messages from the broker.
         self.process = subprocess.Popen(args + ["serve", "--port", str(self.port), "--workers", str(workers)],
                                         env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+                                        stdin=subprocess.DEVNULL, start_new_session=True,
+                                        preexec_fn=die_with_parent)
         self.worker = None
         self._worker_args = args + ["worker", *worker] if worker is not None else None
 
@@ -101,7 +106,7 @@ class _Server:
         if self._worker_args is not None and self.worker is None:
             self.worker = subprocess.Popen(self._worker_args, env=self.env, stdout=self.log,
                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                           start_new_session=True)
+                                           start_new_session=True, preexec_fn=die_with_parent)
 
     def stop(self) -> None:
         for process in (self.worker, self.process):
