@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from standardwebhooks.webhooks import Webhook
 
 from grader.lms import sources
+from grader.store import accounts
 from grader.store.db import Database
 from grader.store.models import GradingRun, Submission
 from grader.store.models_lms import ExternalIdentity, InboundMessage
@@ -91,6 +92,31 @@ def test_concurrent_deliveries_of_one_webhook_id_store_one_submission(server, db
     assert [a.status_code for a in answers] == [202] * RACERS, [a.text for a in answers]
     assert len({a.json()["submission_id"] for a in answers}) == 1
     assert count(db, Submission) == 1 and count(db, GradingRun) == 1 and count(db, InboundMessage) == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite serialises the writers
+def test_a_first_delivery_whose_account_a_concurrent_one_created_meanwhile_is_retried(server, db, monkeypatch):
+    """The race the test below hits only sometimes, made certain: a second delivery for the
+    same new user commits its account right after the first one found the email free."""
+    secret, body = add_source(db), body_for("latecomer")
+    free_email, competed = accounts.unused_email, []
+
+    def email_then_competitor(session, email):  # noqa: ANN001, ANN202
+        found = free_email(session, email)
+        if not competed:  # the first delivery only; the competitor looks up its email unhindered
+            competed.append(None)
+            competed[0] = requests.post(f"{server}/api/v1/webhooks/lms", data=body,
+                                        headers=signed(secret, body, "competitor"), timeout=60)
+        return found
+
+    monkeypatch.setattr(accounts, "unused_email", email_then_competitor)
+    first = requests.post(f"{server}/api/v1/webhooks/lms", data=body, headers=signed(secret, body, "first"),
+                          timeout=60)
+    assert competed[0].status_code == 202 and first.status_code == 202, (competed[0].text, first.text)
+    assert first.json()["submission_id"] != competed[0].json()["submission_id"]
+    with db.reading() as session:
+        assert session.scalar(select(func.count()).select_from(ExternalIdentity)) == 1
+        assert len(set(session.scalars(select(Submission.user_id)))) == 1
 
 
 def test_concurrent_first_submissions_of_one_platform_user_make_one_account(server, db):
