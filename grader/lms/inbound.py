@@ -119,12 +119,6 @@ class WebhookPayload(_Lenient):
 
 
 # ----------------------------------------------------------------------------- receiving
-class ConcurrentFirstDelivery(Exception):
-    """Another delivery for the same platform user committed its new account between this
-    one's look for a free email and its insert (PostgreSQL, READ COMMITTED): run the unit
-    of work again, and it finds that account through its identity row."""
-
-
 @dataclass
 class Received:
     submission: Submission
@@ -135,9 +129,9 @@ def receive(session: Session, source: WebhookSource, message_id: str, payload: W
             max_bytes: int) -> Received:
     """Store the message's submission, or return the one an earlier delivery of the same
     ``webhook-id`` stored. Raises SubmissionRejected (field named as in the payload) for a
-    payload this instance cannot take; IntegrityError or ConcurrentFirstDelivery when a
-    concurrent delivery of the same message (or user) committed first: then run the whole
-    unit of work again (``receive_once``)."""
+    payload this instance cannot take; IntegrityError, or ``accounts.EmailTaken`` for a new
+    user, when a concurrent delivery of the same message (or user) committed first: then run
+    the whole unit of work again (``receive_once``)."""
     source = session.get(WebhookSource, source.id)
     earlier = session.scalar(select(InboundMessage).where(InboundMessage.source_id == source.id,
                                                           InboundMessage.message_id == message_id))
@@ -172,12 +166,14 @@ def receive(session: Session, source: WebhookSource, message_id: str, payload: W
 def receive_once(database: Database, source: WebhookSource, message_id: str, payload: WebhookPayload,
                  max_bytes: int) -> Received:
     """``receive`` in its own unit of work, run a second time if a concurrent delivery of the
-    same message won the UNIQUE constraint: the second run finds the winner's row. (SQLite's
-    ``BEGIN IMMEDIATE`` already serialises writers; PostgreSQL needs the retry.)"""
+    same message won the UNIQUE constraint, or a concurrent first delivery for the same
+    platform user committed its account after this one found the email free (READ
+    COMMITTED): the second run finds the winner's row. (SQLite's ``BEGIN IMMEDIATE``
+    already serialises writers; PostgreSQL needs the retry.)"""
     try:
         with database.unit_of_work() as session:
             return receive(session, source, message_id, payload, max_bytes)
-    except (IntegrityError, ConcurrentFirstDelivery):
+    except (IntegrityError, accounts.EmailTaken):
         with database.unit_of_work() as session:
             return receive(session, source, message_id, payload, max_bytes)
 
@@ -261,12 +257,7 @@ def _new_user(session: Session, source: WebhookSource, payload: WebhookPayload) 
         email = f"{digest}@{source.name}.{PLACEHOLDER_DOMAIN}"
         if accounts.user_by_email(session, email) is not None:  # an identity row was deleted by hand
             email = f"{digest}-{secrets.token_hex(4)}@{source.name}.{PLACEHOLDER_DOMAIN}"
-    try:
-        return accounts.create_user(session, email, name or f"{source.name} user {payload.user.id[:100]}",
-                                    Role.STUDENT.value)
-    except accounts.AccountError:
-        if accounts.user_by_email(session, email) is None:
-            raise
-        raise ConcurrentFirstDelivery(email) from None
+    return accounts.create_user(session, email, name or f"{source.name} user {payload.user.id[:100]}",
+                                Role.STUDENT.value)
 
 

@@ -25,6 +25,11 @@ class AccountError(Exception):
     """A request about accounts that cannot be met; the message says why."""
 
 
+class EmailTaken(AccountError):
+    """``create_user`` for an email an account already has (perhaps committed a moment ago
+    by a concurrent request)."""
+
+
 def normalise_email(email: str) -> str:
     email = (email or "").strip().lower()
     local, _, domain = email.rpartition("@")
@@ -43,7 +48,7 @@ def create_user(session: Session, email: str, display_name: str = "", role: str 
     if role not in (Role.STUDENT.value, Role.INSTRUCTOR.value):
         raise AccountError(f"role must be student or instructor, not {role!r}")
     if session.scalar(select(User).where(User.email == email)) is not None:
-        raise AccountError(f"a user with email {email} exists already")
+        raise EmailTaken(f"a user with email {email} exists already")
     display_name = display_name.strip()
     if len(display_name) > 200 or "\x00" in display_name:
         raise AccountError("a display name has at most 200 characters and no NUL")
