@@ -12,6 +12,7 @@ exactly once.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import socket
 import uuid
@@ -62,7 +63,8 @@ def claim_next(session: Session, owner: str, lease_seconds: float, max_attempts:
                  .order_by(GradingRun.priority, GradingRun.id).limit(1))
     if session.get_bind().dialect.name == "postgresql":
         candidate = candidate.with_for_update(skip_locked=True)
-    return _take(session, _taking(GradingRun.id == candidate.scalar_subquery(), owner, lease_seconds, now), owner)
+    statement = _taking(GradingRun.id == candidate.scalar_subquery(), owner, _lease_until(now, lease_seconds), now)
+    return claim_of(session.connection().execute(statement).first(), owner)
 
 
 def claim_run(session: Session, run_id: int, owner: str, lease_seconds: float, max_attempts: int,
@@ -84,36 +86,49 @@ def take_run(session: Session, run_id: int, owner: str, lease_seconds: float, ma
     """``claim_run`` without failing an exhausted run: one atomic statement, which may run
     outside a transaction (``Database.statements``). Failing an exhausted run reads it under
     a row lock first, and needs ``claim_run`` in a unit of work."""
-    return _take(session, taking(run_id, owner, lease_seconds, max_attempts, now), owner)
+    row = session.connection().execute(taking(), taking_params(run_id, owner, lease_seconds, max_attempts, now)).first()
+    return claim_of(row, owner)
 
 
-def taking(run_id: int, owner: str, lease_seconds: float, max_attempts: int, now: dt.datetime | None = None):  # noqa: ANN201
+@functools.cache
+def taking():  # noqa: ANN201
     """The UPDATE ... RETURNING that ``take_run`` runs (for a caller that reads more in the
-    same statement); ``claim_of`` turns its row into the claim."""
+    same statement), with ``taking_params`` as its parameters; ``claim_of`` turns its row
+    into the claim. Built once per process: it is on the path of every grade, and building
+    a statement and its cache key anew cost about as much CPU as the round trip."""
+    now = bindparam("take_now", type_=GradingRun.__table__.c.started_at.type)
+    which = and_(GradingRun.id == bindparam("take_run_id", type_=Integer),
+                 _claimable(now, bindparam("take_max_attempts", type_=Integer)))
+    return _taking(which, bindparam("take_owner", type_=String),
+                   bindparam("take_lease_until", type_=GradingRun.__table__.c.lease_expires_at.type), now)
+
+
+def taking_params(run_id: int, owner: str, lease_seconds: float, max_attempts: int,
+                  now: dt.datetime | None = None) -> dict[str, Any]:
     now = now or utcnow()
-    return _taking(and_(GradingRun.id == run_id, _claimable(now, max_attempts)), owner, lease_seconds, now)
+    return {"take_run_id": run_id, "take_owner": owner, "take_now": now,
+            "take_lease_until": _lease_until(now, lease_seconds), "take_max_attempts": max_attempts}
 
 
 def claim_of(row: Any, owner: str) -> Claim | None:
     return Claim(run_id=row.id, submission_id=row.submission_id, attempts=row.attempts, owner=owner) if row else None
 
 
-def _claimable(now: dt.datetime, max_attempts: int):  # noqa: ANN202
+def _claimable(now, max_attempts):  # noqa: ANN001, ANN202
     """Queued, or running with an expired lease (its worker died), with attempts left."""
     return and_(or_(GradingRun.status == RunStatus.QUEUED.value,
                     and_(GradingRun.status == RunStatus.RUNNING.value, GradingRun.lease_expires_at < now)),
                 GradingRun.attempts < max_attempts)
 
 
-def _take(session: Session, taking_statement, owner: str) -> Claim | None:  # noqa: ANN001
-    return claim_of(session.connection().execute(taking_statement).first(), owner)
+def _lease_until(now: dt.datetime, lease_seconds: float) -> dt.datetime:
+    return now + dt.timedelta(seconds=lease_seconds)
 
 
-def _taking(which, owner: str, lease_seconds: float, now: dt.datetime):  # noqa: ANN001, ANN202
-    """Lease the run ``which`` selects, in one UPDATE ... RETURNING."""
+def _taking(which, owner, lease_until, now):  # noqa: ANN001, ANN202
+    """Lease the run ``which`` selects, in one UPDATE ... RETURNING (values or bind parameters)."""
     return (update(GradingRun).where(which)
-            .values(status=RunStatus.RUNNING.value, lease_owner=owner,
-                    lease_expires_at=now + dt.timedelta(seconds=lease_seconds),
+            .values(status=RunStatus.RUNNING.value, lease_owner=owner, lease_expires_at=lease_until,
                     attempts=GradingRun.attempts + 1, started_at=now)
             .returning(GradingRun.id, GradingRun.submission_id, GradingRun.attempts))
 
@@ -160,21 +175,20 @@ def finish_run(session: Session, claim: Claim, result: dict[str, Any], exercise_
     outside a transaction (``Database.statements``)."""
     now = utcnow()
     score = result["score"]
-    graded = (update(GradingRun).where(GradingRun.id == claim.run_id, GradingRun.status == RunStatus.RUNNING.value,
-                                       GradingRun.lease_owner == claim.owner)
-              .values(status=RunStatus.GRADED.value, finished_at=now, lease_owner=None, lease_expires_at=None,
-                      score=score, max_score=result["max_score"], result=result,
-                      grading_seconds=result.get("seconds"), exercise_hash=exercise_hash,
-                      engine_version=engine_version, error=result.get("error"))
-              .returning(GradingRun.id, GradingRun.priority))
+    params = {"fin_run_id": claim.run_id, "fin_owner": claim.owner, "fin_now": now, "fin_score": score,
+              "fin_max_score": result["max_score"], "fin_result": result, "fin_seconds": result.get("seconds"),
+              "fin_hash": exercise_hash, "fin_version": engine_version, "fin_error": result.get("error")}
     checks = [(position, check["name"], check["verdict"], float(check["points"]), float(check["max_points"]),
                check.get("visible", True), check.get("hint"))
               for position, check in enumerate(result.get("checks", []))]
     connection = session.connection()  # Core statements: nothing here needs ORM objects
     if connection.dialect.name == "postgresql":
-        stored = connection.execute(_graded_in_one_statement(graded, checks, score)).first()
+        # the check rows travel as one array parameter per column; psycopg refuses an array
+        # mixing int and float, hence the float() above
+        arrays = {f"check_{name}": list(values) for name, values in zip(_CHECK_COLUMNS, zip(*checks))}
+        stored = connection.execute(_graded_in_one_statement(bool(checks)), {**params, **arrays}).first()
     else:
-        stored = connection.execute(graded).first()
+        stored = connection.execute(_grading(), params).first()
         if stored is not None and checks:
             connection.execute(insert(CheckRow), [dict(zip(_CHECK_COLUMNS, row), run_id=claim.run_id)
                                                   for row in checks])  # one statement
@@ -191,23 +205,40 @@ _CHECK_COLUMNS = ("position", "name", "verdict", "points", "max_points", "visibl
 _CHECK_TYPES = (Integer, String, String, Float, Float, Boolean, Text)
 
 
-def _graded_in_one_statement(graded, checks: list[tuple], score: float):  # noqa: ANN001, ANN202
+@functools.cache
+def _grading():  # noqa: ANN202
+    """The grade: one conditional UPDATE ... RETURNING, still holding the lease; its values
+    are ``finish_run``'s parameters. Built once per process, as ``taking`` is."""
+    column = GradingRun.__table__.c
+    return (update(GradingRun).where(GradingRun.id == bindparam("fin_run_id", type_=Integer),
+                                     GradingRun.status == RunStatus.RUNNING.value,
+                                     GradingRun.lease_owner == bindparam("fin_owner", type_=String))
+            .values(status=RunStatus.GRADED.value, finished_at=bindparam("fin_now", type_=column.finished_at.type),
+                    lease_owner=None, lease_expires_at=None,
+                    score=bindparam("fin_score", type_=Float), max_score=bindparam("fin_max_score", type_=Float),
+                    result=bindparam("fin_result", type_=column.result.type),
+                    grading_seconds=bindparam("fin_seconds", type_=Float),
+                    exercise_hash=bindparam("fin_hash", type_=String),
+                    engine_version=bindparam("fin_version", type_=String),
+                    error=bindparam("fin_error", type_=Text))
+            .returning(GradingRun.id, GradingRun.priority))
+
+
+@functools.cache
+def _graded_in_one_statement(with_checks: bool):  # noqa: ANN202
     """PostgreSQL: the grade, its check rows and a regrade's new score as one statement
     (data-modifying CTEs): one round trip instead of three. The check rows travel as one
-    array parameter per column, unnested in the database, so the statement's text does not
-    depend on the rows and SQLAlchemy compiles it once (a VALUES list with the rows
-    inlined was compiled anew for every grade). Each array holds one type: psycopg
-    refuses a list mixing int and float, hence the float() above."""
-    run = graded.cte("graded")
+    array parameter per column (``check_<column>``), unnested in the database, so the
+    statement does not depend on the rows and is built once per process."""
+    run = _grading().cte("graded")
     statement = select(run.c.priority)
-    if checks:
-        arrays = [bindparam(f"check_{name}", list(column_values), type_=ARRAY(kind))
-                  for name, kind, column_values in zip(_CHECK_COLUMNS, _CHECK_TYPES, zip(*checks))]
+    if with_checks:
+        arrays = [bindparam(f"check_{name}", type_=ARRAY(kind)) for name, kind in zip(_CHECK_COLUMNS, _CHECK_TYPES)]
         rows = func.unnest(*arrays).table_valued(*_CHECK_COLUMNS).render_derived(name="checks")
         statement = statement.add_cte(insert(CheckRow).from_select(
             ("run_id", *_CHECK_COLUMNS), select(run.c.id, *rows.c).select_from(run).join(rows, true())).cte("rows"))
     return statement.add_cte(update(Regrade).where(Regrade.run_id.in_(select(run.c.id)))
-                             .values(new_score=score).cte("regrade"))
+                             .values(new_score=bindparam("fin_score", type_=Float)).cte("regrade"))
 
 
 def give_back(session: Session, claim: Claim, error: str | None, max_attempts: int) -> None:

@@ -9,6 +9,7 @@ claimed again.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -76,12 +77,18 @@ def take_with_work(session: Session, run_id: int, owner: str, lease_seconds: flo
     if session.get_bind().dialect.name != "postgresql":
         claim = claims.take_run(session, run_id, owner, lease_seconds, max_attempts)
         return claim, work_of(session, claim) if claim is not None else None
-    taken = claims.taking(run_id, owner, lease_seconds, max_attempts).cte("taken")
-    row = session.connection().execute(
-        select(taken.c.id, taken.c.submission_id, taken.c.attempts, *_work_columns())
-        .select_from(taken.outerjoin(Submission, Submission.id == taken.c.submission_id)
-                     .outerjoin(Exercise, Submission.exercise_id == Exercise.id))).first()
+    row = session.connection().execute(_taking_with_work(),
+                                       claims.taking_params(run_id, owner, lease_seconds, max_attempts)).first()
     return claims.claim_of(row, owner), _work(row) if row is not None and row.slug is not None else None
+
+
+@functools.cache
+def _taking_with_work():  # noqa: ANN202
+    """``claims.taking`` as a CTE, outer-joined to its submission; built once per process."""
+    taken = claims.taking().cte("taken")
+    return (select(taken.c.id, taken.c.submission_id, taken.c.attempts, *_work_columns())
+            .select_from(taken.outerjoin(Submission, Submission.id == taken.c.submission_id)
+                         .outerjoin(Exercise, Submission.exercise_id == Exercise.id)))
 
 
 def _work_columns() -> tuple:
