@@ -8,18 +8,18 @@ be graded, with a sentence the student can act on.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from pathlib import PurePath
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from grader.i18n.text import N_, T, Text, as_sentence
 from grader.engine.source import SubmissionError, parse_submission
-from grader.store import catalog
-from grader.store.models import (PRIORITY_INTERACTIVE, Course, CourseExercise, Enrolment, GradingRun, RunStatus,
-                                 Submission, User)
+from grader.store.models import (PRIORITY_INTERACTIVE, Course, CourseExercise, Enrolment, Exercise, GradingRun,
+                                 RunStatus, Submission, User)
 
 ACCEPTED_SUFFIXES = (".py", ".ipynb")
 MAX_ID = 2**31 - 1  # the largest INTEGER primary key PostgreSQL stores
@@ -39,29 +39,96 @@ class SubmissionRejected(Exception):
 class Accepted:
     submission: Submission
     run: GradingRun
+    position: int  # the run's place in the queue when it was stored: 1 = graded next
+
+
+@dataclass(frozen=True)
+class _Intake:
+    """What taking a submission in needs to know, read in one statement (see ``_intake``)."""
+
+    exercise_id: int
+    first_course: str | None  # the first of the user's courses (in enrolment order) with the exercise
+    course_exists: bool  # the course the caller named ...
+    enrolled: bool  # ... the user is enrolled in it ...
+    course_has_exercise: bool  # ... and it has the exercise
+    lti_link: "LtiLink | None"
+    queued_ahead: int
+
+
+@dataclass(frozen=True)
+class LtiLink:
+    """Where an LTI-launched student's grades for this exercise go (an ``LtiGradeLink``)."""
+
+    lineitem_url: str
+    platform_id: int
+    subject: str
 
 
 def submit(session: Session, user: User, exercise_slug: str, filename: str, data: bytes,
            max_bytes: int, origin: str = "web", course_id: str | None = None) -> Accepted:
-    exercise = catalog.exercise_by_slug(session, exercise_slug)
-    if exercise is None:
-        raise SubmissionRejected("unknown_exercise", T("There is no exercise {slug!r}.", slug=(exercise_slug or '')[:100]),
-                                 "exercise")
-    course = _course_for(session, user, exercise, course_id)
+    intake = _read_intake(session, user, exercise_slug, course_id)
+    course = _course_for(user, exercise_slug, course_id, intake)
     filename = _clean_filename(filename)
     validate_file(filename, data, max_bytes)
-    submission = Submission(user_id=user.id, course_id=course.id, exercise_id=exercise.id, filename=filename,
+    submission = Submission(user_id=user.id, course_id=course, exercise_id=intake.exercise_id, filename=filename,
                             format=PurePath(filename).suffix.lower().lstrip("."), content=data,
                             size=len(data), sha256=hashlib.sha256(data).hexdigest(), origin=origin)
-    session.add(submission)
-    session.flush()
-    run = GradingRun(submission_id=submission.id, priority=PRIORITY_INTERACTIVE, reason="submission")
-    session.add(run)
-    session.flush()
-    from grader.lms.lti.targets import attach_lti_targets  # here: the LMS layer imports the store
+    run = GradingRun(submission=submission, priority=PRIORITY_INTERACTIVE, reason="submission")
+    session.add_all([submission, run])
+    session.flush()  # both INSERTs in one flush
+    if intake.lti_link is not None:
+        from grader.lms.lti.targets import attach_lti_target  # here: the LMS layer imports the store
 
-    attach_lti_targets(session, submission)
-    return Accepted(submission, run)
+        attach_lti_target(session, submission, intake.lti_link)
+    return Accepted(submission, run, intake.queued_ahead + 1)
+
+
+def _read_intake(session: Session, user: User, exercise_slug: str, course_id: str | None) -> _Intake:
+    """The exercise, the course and the LTI link of a new submission, and the queue ahead of
+    it: one prebuilt statement instead of five, on the path of every submission. A slug or a
+    course id no row can have is never sent (PostgreSQL refuses a NUL in a query outright)."""
+    if not _storable(exercise_slug, 100):
+        raise _unknown_exercise(exercise_slug)
+    named = course_id if course_id is not None and _storable(course_id, 64) else None
+    row = session.execute(_intake(), {"slug": exercise_slug, "user_id": user.id, "course_id": named,
+                                      "priority": PRIORITY_INTERACTIVE}).first()
+    if row is None:
+        raise _unknown_exercise(exercise_slug)
+    link = LtiLink(row.lineitem_url, row.platform_id, row.subject) if row.lineitem_url is not None else None
+    return _Intake(row.exercise_id, row.first_course, bool(row.course_exists), bool(row.enrolled),
+                   bool(row.course_has_exercise), link, int(row.queued_ahead or 0))
+
+
+@functools.cache
+def _intake():  # noqa: ANN202 - a SQLAlchemy Select
+    """Built once per process with bind parameters, so SQLAlchemy compiles it once (see
+    ``grader.queue.claims`` for the same on the path of every grade). The queue ahead is
+    counted before the new run exists: the queued runs of the same or a higher priority."""
+    from grader.store.models_lms import LtiGradeLink
+
+    exercise, enrolment, listed = Exercise.__table__, Enrolment.__table__, CourseExercise.__table__
+    link, runs, courses = LtiGradeLink.__table__, GradingRun.__table__, Course.__table__
+    user_id, course_id = bindparam("user_id"), bindparam("course_id")
+    first_course = (select(enrolment.c.course_id)
+                    .join(listed, and_(listed.c.course_id == enrolment.c.course_id,
+                                       listed.c.exercise_id == exercise.c.id))
+                    .where(enrolment.c.user_id == user_id).order_by(enrolment.c.id).limit(1).scalar_subquery())
+    ahead = (select(func.count()).select_from(runs)
+             .where(runs.c.status == RunStatus.QUEUED.value, runs.c.priority <= bindparam("priority"))
+             .scalar_subquery())
+    return (select(exercise.c.id.label("exercise_id"), first_course.label("first_course"),
+                   exists().where(courses.c.id == course_id).label("course_exists"),
+                   exists().where(enrolment.c.user_id == user_id, enrolment.c.course_id == course_id).label("enrolled"),
+                   exists().where(listed.c.course_id == course_id,
+                                  listed.c.exercise_id == exercise.c.id).label("course_has_exercise"),
+                   link.c.lineitem_url, link.c.platform_id, link.c.subject, ahead.label("queued_ahead"))
+            .select_from(exercise.outerjoin(link, and_(link.c.exercise_id == exercise.c.id, link.c.user_id == user_id)))
+            .where(exercise.c.slug == bindparam("slug")))
+
+
+def _unknown_exercise(slug: str | None) -> SubmissionRejected:
+    return SubmissionRejected("unknown_exercise", T("There is no exercise {slug!r}.", slug=(slug or "")[:100]),
+                              "exercise")
 
 
 def validate_file(filename: str, data: bytes, max_bytes: int) -> None:
@@ -97,26 +164,21 @@ def _clean_filename(filename: str) -> str:
     return name[:200] or "submission.py"
 
 
-def _course_for(session: Session, user: User, exercise, course_id: str | None) -> Course:  # noqa: ANN001
-    enrolled = select(Enrolment.course_id).where(Enrolment.user_id == user.id)
+def _course_for(user: User, exercise_slug: str, course_id: str | None, intake: _Intake) -> str:
+    """The course the submission counts in: the one named (the user must be enrolled in it,
+    or teach, and it must have the exercise), else the first of the user's courses with it."""
     if course_id is not None:
-        course = session.get(Course, course_id) if _storable(course_id, 64) else None
-        if course is None or (not user.is_instructor and course_id not in set(session.scalars(enrolled))):
-            raise SubmissionRejected("unknown_course", T("You are not enrolled in a course {course!r}.", course=course_id[:64]),
-                                     "course")
-        if not catalog.in_course(session, course_id, exercise):
+        if not intake.course_exists or not (user.is_instructor or intake.enrolled):
+            raise SubmissionRejected("unknown_course", T("You are not enrolled in a course {course!r}.",
+                                                         course=course_id[:64]), "course")
+        if not intake.course_has_exercise:
             raise SubmissionRejected("unknown_exercise", T("Course {course!r} has no exercise {slug!r}.",
-                                                            course=course_id, slug=exercise.slug), "exercise")
-        return course
-    # the first of the student's courses (in enrolment order) that has the exercise, in one query
-    first = session.scalars(select(Course).join(Enrolment, Enrolment.course_id == Course.id)
-                            .join(CourseExercise, and_(CourseExercise.course_id == Course.id,
-                                                       CourseExercise.exercise_id == exercise.id))
-                            .where(Enrolment.user_id == user.id).order_by(Enrolment.id).limit(1)).first()
-    if first is not None:
-        return first
-    raise SubmissionRejected("unknown_exercise", T("None of your courses has the exercise {slug!r}.", slug=exercise.slug),
-                             "exercise")
+                                                            course=course_id, slug=exercise_slug), "exercise")
+        return course_id
+    if intake.first_course is not None:
+        return intake.first_course
+    raise SubmissionRejected("unknown_exercise", T("None of your courses has the exercise {slug!r}.",
+                                                   slug=exercise_slug), "exercise")
 
 
 # ----------------------------------------------------------------------------- reading

@@ -88,13 +88,12 @@ def submit(slug: str):  # noqa: ANN201
         with database().unit_of_work() as session:
             accepted = submissions.submit(session, user_row(session), row.slug, filename, data,
                                           config().max_upload_bytes, origin="web")
-            submission_id, run_id = accepted.submission.id, accepted.run.id
-            position = submissions.queue_position(session, accepted.run)
+            submission_id, run_id, position = accepted.submission.id, accepted.run.id, accepted.position
     except submissions.SubmissionRejected as exc:
         flash(language.text(exc.text), "error")
         return redirect(url_for(".exercise", slug=slug), 303)
     publish.for_app(current_app).publish_runs([run_id])  # after the commit: a worker must find the run
-    if position is not None and position > config().queue_limit:
+    if position > config().queue_limit:
         flash(_("Many submissions are waiting: grading is delayed. Yours is number %(n)d in the queue; "
                 "it is saved and will be graded.", n=position), "warning")
     return redirect(url_for(".submission", submission_id=submission_id), 303)

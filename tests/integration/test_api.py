@@ -15,7 +15,7 @@ from service_fixtures import add_user, login, make_token
 from sqlalchemy import event
 
 from grader.queue.worker import Worker
-from grader.store.models import CheckRow, GradingRun, Submission
+from grader.store.models import PRIORITY_REGRADE, CheckRow, GradingRun, Submission
 from grader.web import create_app
 
 SLUG = "none-grad-after-rebinding"
@@ -80,9 +80,9 @@ def test_multipart_submission_is_stored_queued_and_answers_202_with_location(cli
         assert stored.content == stub_bytes(bank) and stored.origin == "api" and stored.filename == "stub.py"
 
 
-def test_a_submission_reads_the_token_user_once_and_takes_seven_statements(client, token, bank, db):
-    """The submit path's round trips: token's user, exercise, course, two INSERTs, the LTI
-    grade link, the queue position (plus BEGIN on SQLite). The user is not read twice."""
+def test_a_submission_reads_the_token_user_once_and_takes_four_statements(client, token, bank, db):
+    """The submit path's round trips: the token's user; the exercise, course, LTI grade link
+    and queue ahead in one SELECT; two INSERTs (plus BEGIN on SQLite). The user is not read twice."""
     seen: list[str] = []
 
     def record(conn, cursor, statement, *args) -> None:  # noqa: ANN001
@@ -95,7 +95,7 @@ def test_a_submission_reads_the_token_user_once_and_takes_seven_statements(clien
         event.remove(db.engine, "before_cursor_execute", record)
     user_reads = [s for s in seen if re.search(r"FROM users\b", s)]
     assert len(user_reads) == 1, user_reads
-    assert len([s for s in seen if not s.lstrip().upper().startswith(("BEGIN", "PRAGMA"))]) == 7, seen
+    assert len([s for s in seen if not s.lstrip().upper().startswith(("BEGIN", "PRAGMA"))]) == 4, seen
 
 
 def test_json_submission_with_python_source_is_accepted(client, token, bank, db):
@@ -199,6 +199,15 @@ def test_beyond_the_queue_limit_submissions_say_delayed_and_are_all_kept(service
     with db.reading() as session:
         assert sorted(s.id for s in session.query(Submission).all()) == [a["id"] for a in answers]
         assert session.query(GradingRun).filter_by(status="queued").count() == 3
+
+
+def test_queued_regrades_are_not_counted_ahead_of_a_new_submission(client, token, bank, db):
+    first = submit_stub(client, token, bank)
+    with db.unit_of_work() as session:
+        session.query(GradingRun).filter_by(submission_id=first["id"]).update({"priority": PRIORITY_REGRADE})
+    second = submit_stub(client, token, bank)
+    assert second["queue_position"] == 1
+    assert client.get(first["url"], headers=bearer(token)).get_json()["queue_position"] == 2
 
 
 def test_exercise_list_names_every_exercise_of_the_course_with_its_stubs(client, token, bank):

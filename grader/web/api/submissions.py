@@ -67,7 +67,7 @@ def create_submission():  # noqa: ANN201
             # the token's user, already read: merged without a second SELECT
             accepted = submissions.submit(session, session.merge(user, load=False), exercise, filename, data, cap,
                                           origin="api", course_id=course)
-            position = submissions.queue_position(session, accepted.run)
+            position = accepted.position
             body = Accepted(id=accepted.submission.id, status=accepted.run.status,
                             url=url_for("api.get_submission", submission_id=accepted.submission.id, _external=True),
                             queue_position=position, delayed=bool(position and position > config().queue_limit))
