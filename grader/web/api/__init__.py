@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 
-from flask import Blueprint, g, request
+from flask import Blueprint, request
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from grader.store import accounts
@@ -37,21 +38,21 @@ def _api_error(exc: ApiError):  # noqa: ANN202
     return response, status
 
 
-def api_user(write: bool = False) -> User:
-    """The caller: a Bearer token's user, or (for reading only) the signed-in browser's."""
+def api_user(write: bool = False, session: Session | None = None) -> User:
+    """The caller: a Bearer token's user, or (for reading only) the signed-in browser's. Read
+    in ``session`` (default: the request's reading session)."""
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _space, token = header.partition(" ")
-        user = accounts.user_for_token(db(), token.strip()) if scheme.lower() == "bearer" else None
+        user = accounts.user_for_token(session or db(), token.strip()) if scheme.lower() == "bearer" else None
         if user is None:
             raise ApiError(401, _("The API token is missing, malformed or revoked."), "unauthorized")
-        g.api_token_user = user.id
         return user
     if not write:
         from flask_login import current_user
 
         if current_user.is_authenticated:
-            row = db().get(User, current_user.id)
+            row = (session or db()).get(User, current_user.id)
             if row is not None:
                 return row
     raise ApiError(401, _("Send an API token: Authorization: Bearer <token> (grader tokens create EMAIL)."),

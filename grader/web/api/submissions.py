@@ -59,18 +59,18 @@ def create_submission():  # noqa: ANN201
         422: {$ref: "#/components/responses/Error"}
         429: {$ref: "#/components/responses/Error"}
     """
-    user = api_user(write=True)
-    exercise, filename, data, course = _read_request()
     cap = config().max_upload_bytes
     try:
         with database().unit_of_work() as session:
-            # the token's user, already read: merged without a second SELECT
-            accepted = submissions.submit(session, session.merge(user, load=False), exercise, filename, data, cap,
-                                          origin="api", course_id=course)
+            # the token's user is read in the transaction that stores the submission: on
+            # PostgreSQL a reading session of its own would add a BEGIN and a ROLLBACK
+            user = api_user(write=True, session=session)
+            exercise, filename, data, course = _read_request()
+            accepted = submissions.submit(session, user, exercise, filename, data, cap, origin="api", course_id=course)
             position = accepted.position
             body = Accepted(id=accepted.submission.id, status=accepted.run.status,
                             url=url_for("api.get_submission", submission_id=accepted.submission.id, _external=True),
-                            queue_position=position, delayed=bool(position and position > config().queue_limit))
+                            queue_position=position, delayed=position > config().queue_limit)
     except submissions.SubmissionRejected as exc:
         raise ApiError(exc.status, localize.render(exc.text, current_locale()), exc.code, exc.field) from None
     publish.for_app(current_app).publish_runs([accepted.run.id])  # after the commit: a worker must find the run
