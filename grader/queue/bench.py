@@ -22,12 +22,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 from grader.engine.bank import Bank
+from grader.queue.bench_client import BurstClient
 from grader.ops.lifetime import die_with_parent
 
 BENCH_EMAIL, BENCH_PASSWORD = "bench@example.com", "bench-password-1"
@@ -154,23 +154,13 @@ def service_run(bank: Bank, slug: str, files: list[Path], workers: int, unsafe: 
         server.wait_up(http)
         token = _bench_account(server)
         database = _database(server)
-        headers = {"Authorization": f"Bearer {token}"}
-
-        clients = threading.local()  # one keep-alive connection per posting thread, as a browser has
-
-        def post(path: Path) -> tuple[int, float, float]:
-            """(submission id, when the POST started in epoch s, how long it took in s)."""
-            if not hasattr(clients, "session"):
-                clients.session = requests.Session()
-            started, clock = time.time(), time.perf_counter()
-            response = clients.session.post(f"{server.url}/api/v1/submissions", headers=headers, timeout=60,
-                                            data={"exercise": slug}, files={"file": (path.name, path.read_bytes())})
-            response.raise_for_status()
-            return response.json()["id"], started, time.perf_counter() - clock
+        client = BurstClient(server.url, token, slug)
+        post = client.post_file
 
         def post_all() -> list[tuple[int, float, float]]:
+            bodies = [client.encode(path) for path in files]  # before the first POST: see bench_client
             with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
-                return list(pool.map(post, files))
+                return list(pool.map(client.post, bodies))
 
         def graded(ids: list[int]) -> dict[int, float]:
             """Submission id -> when it was graded (epoch s)."""
