@@ -50,7 +50,7 @@ class BurstClient:
                 response = connection.getresponse()
                 answer = response.read()
                 break
-            except (http.client.HTTPException, ConnectionError):
+            except (http.client.HTTPException, OSError):  # ConnectionError among them
                 if attempt == 2:
                     raise
         if response.status != 202:
