@@ -268,3 +268,29 @@ def test_tool_conf_reads_registrations_on_every_call(db, service_config):
         assert conf.find_deployment_by_params("https://new.example.edu", "d1", "c").get_deployment_id() == "d1"
         assert conf.find_deployment_by_params("https://new.example.edu", "d2", "c") is None
         assert [k["kid"] for k in conf.get_jwks()["keys"]] == [conf.keys.current().kid]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite serialises the writers
+def test_a_first_launch_whose_account_a_concurrent_launch_created_meanwhile_is_retried(platform, app, client, db,
+                                                                                     monkeypatch):
+    """Two first launches of one platform user at once: the second commits the account (and
+    the new course) right after the first found the email free. The first is run again and
+    signs in to the same account."""
+    from grader.store import accounts
+
+    free_email, competed = accounts.unused_email, []
+
+    def email_then_competitor(session, email):  # noqa: ANN001, ANN202
+        found = free_email(session, email)
+        if not competed:  # the first launch only; the competitor finds the email unhindered
+            competed.append(None)
+            competed[0] = platform.launch(app.test_client(), sub="racer", custom={"exercise": SLUG})
+        return found
+
+    monkeypatch.setattr(accounts, "unused_email", email_then_competitor)
+    first = platform.launch(client, sub="racer", custom={"exercise": SLUG})
+    assert competed[0].response.status_code == 302, competed[0].response.text
+    assert first.response.status_code == 302, first.response.text
+    assert client.get(f"/exercises/{SLUG}").status_code == 200
+    assert count(db, ExternalIdentity) == 1 and count(db, User, User.email == "racer@lms.example.edu") == 1
+    assert count(db, LtiContext) == 1

@@ -19,12 +19,13 @@ from urllib.parse import urlencode
 from pylti1p3.deep_link import DeepLink
 from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.lineitem import LineItem
+from sqlalchemy.exc import IntegrityError
 
 from grader.config import Config
 from grader.lms.lti import launch as launching
 from grader.lms.lti import registry, security
 from grader.lms.lti.security import LaunchError, LoginState
-from grader.store import catalog
+from grader.store import accounts, catalog
 from grader.store.db import Database
 from grader.store.models import Exercise, utcnow
 from grader.store.models_lms import LtiPlatform
@@ -96,8 +97,18 @@ class LtiTool:
         if claims["nonce"] != state.nonce:
             raise LaunchError(401, "The id_token's nonce is not the one of this login.")
         expires = dt.datetime.fromtimestamp(int(claims["exp"]) + self.config.lti_clock_skew_seconds, dt.timezone.utc)
+        try:
+            return self._apply(platform.id, claims, expires)
+        except (IntegrityError, accounts.EmailTaken):
+            # A concurrent first launch of the same user (or into the same new course)
+            # committed its rows after this one found none (READ COMMITTED on PostgreSQL;
+            # SQLite's BEGIN IMMEDIATE serialises writers). Everything here, the nonce
+            # included, was rolled back: the second run finds the winner's rows.
+            return self._apply(platform.id, claims, expires)
+
+    def _apply(self, platform_id: int, claims: dict[str, Any], expires: dt.datetime) -> LaunchOutcome:
         with self.database.unit_of_work() as session:
-            row = session.get(LtiPlatform, platform.id)
+            row = session.get(LtiPlatform, platform_id)
             security.consume_nonce(session, row.issuer, claims["nonce"], expires)
             done = launching.apply_launch(session, row, claims, lambda: catalog.sync_exercises(session, self.bank))
             return LaunchOutcome(done.user.id, done.exercise.slug if done.exercise else None, done.course.id,
