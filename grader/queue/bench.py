@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from grader.engine.bank import Bank
-from grader.queue.bench_client import BurstClient
 from grader.ops.lifetime import die_with_parent
+from grader.queue.bench_client import BurstClient
 
 BENCH_EMAIL, BENCH_PASSWORD = "bench@example.com", "bench-password-1"
 
