@@ -300,12 +300,20 @@ def _wait_finished(database: Any, ids: list[int], by_run: bool = False, timeout:
 def _count_finished(database: Any, ids: list[int], by_run: bool) -> int:
     from sqlalchemy import func, select
 
+    key, finished = _finished_among(ids, by_run)
+    with database.reading() as session:
+        return session.scalar(select(func.count(func.distinct(key))).where(finished))
+
+
+def _finished_among(ids: list[int], by_run: bool) -> tuple[Any, Any]:
+    """The key column (run id with ``by_run``, else submission id) and the condition for the
+    finished runs among ``ids``."""
+    from sqlalchemy import and_
+
     from grader.store.models import GradingRun
 
     key = GradingRun.id if by_run else GradingRun.submission_id
-    with database.reading() as session:
-        return session.scalar(select(func.count(func.distinct(key))).where(
-            key.in_(ids), GradingRun.status.in_(("graded", "failed"))))
+    return key, and_(key.in_(ids), GradingRun.status.in_(("graded", "failed")))
 
 
 def _database(server: _Server) -> Any:
@@ -321,11 +329,10 @@ def _finished(database: Any, ids: list[int], by_run: bool = False) -> dict[int, 
 
     from grader.store.models import GradingRun
 
-    key = GradingRun.id if by_run else GradingRun.submission_id
+    key, finished = _finished_among(ids, by_run)
     with database.reading() as session:
-        rows = session.execute(select(key, GradingRun.finished_at).where(
-            key.in_(ids), GradingRun.status.in_(("graded", "failed"))))
-        return {one: finished.timestamp() for one, finished in rows}
+        rows = session.execute(select(key, GradingRun.finished_at).where(finished))
+        return {one: at.timestamp() for one, at in rows}
 
 
 def _signed_in(url: str) -> Any:
