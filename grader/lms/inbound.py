@@ -18,7 +18,6 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from grader.lms import allowlist
@@ -167,15 +166,10 @@ def receive_once(database: Database, source: WebhookSource, message_id: str, pay
                  max_bytes: int) -> Received:
     """``receive`` in its own unit of work, run a second time if a concurrent delivery of the
     same message won the UNIQUE constraint, or a concurrent first delivery for the same
-    platform user committed its account after this one found the email free (READ
-    COMMITTED): the second run finds the winner's row. (SQLite's ``BEGIN IMMEDIATE``
-    already serialises writers; PostgreSQL needs the retry.)"""
-    try:
-        with database.unit_of_work() as session:
-            return receive(session, source, message_id, payload, max_bytes)
-    except (IntegrityError, accounts.EmailTaken):
-        with database.unit_of_work() as session:
-            return receive(session, source, message_id, payload, max_bytes)
+    platform user committed its account after this one found the email free: the second run
+    finds the winner's row."""
+    return database.unit_of_work_run_again_if_raced(
+        lambda session: receive(session, source, message_id, payload, max_bytes), raced=(accounts.EmailTaken,))
 
 
 def _check_course_and_assignment(session: Session, payload: WebhookPayload) -> None:

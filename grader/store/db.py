@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_MS = 30_000
 PING_AFTER_IDLE_SECONDS = 2.0
+T = TypeVar("T")
 
 
 class Database:
@@ -48,6 +49,20 @@ class Database:
         with self._writer() as session:
             with session.begin():
                 yield session
+
+    def unit_of_work_run_again_if_raced(self, work: Callable[[Session], T],
+                                        raced: tuple[type[Exception], ...] = ()) -> T:
+        """``work(session)`` in a unit of work, run once more in a new one if it raised an
+        IntegrityError (or one of ``raced``): a concurrent writer committed the row this one
+        found missing (READ COMMITTED on PostgreSQL) and won its UNIQUE constraint. All of
+        the first run was rolled back; the second finds the winner's row. (SQLite's ``BEGIN
+        IMMEDIATE`` already serialises writers; PostgreSQL needs this.)"""
+        try:
+            with self.unit_of_work() as session:
+                return work(session)
+        except (IntegrityError, *raced):
+            with self.unit_of_work() as session:
+                return work(session)
 
     @contextlib.contextmanager
     def statements(self) -> Iterator[Session]:

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 from pylti1p3.deep_link import DeepLink
 from pylti1p3.deep_link_resource import DeepLinkResource
 from pylti1p3.lineitem import LineItem
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from grader.config import Config
 from grader.lms.lti import launch as launching
@@ -97,23 +97,20 @@ class LtiTool:
         if claims["nonce"] != state.nonce:
             raise LaunchError(401, "The id_token's nonce is not the one of this login.")
         expires = dt.datetime.fromtimestamp(int(claims["exp"]) + self.config.lti_clock_skew_seconds, dt.timezone.utc)
-        try:
-            return self._apply(platform.id, claims, expires)
-        except (IntegrityError, accounts.EmailTaken):
-            # A concurrent first launch of the same user (or into the same new course)
-            # committed its rows after this one found none (READ COMMITTED on PostgreSQL;
-            # SQLite's BEGIN IMMEDIATE serialises writers). Everything here, the nonce
-            # included, was rolled back: the second run finds the winner's rows.
-            return self._apply(platform.id, claims, expires)
+        # A concurrent first launch of the same user (or into the same new course) may commit
+        # its rows after this one found none: the launch then runs again (the nonce was
+        # rolled back with the rest) and finds the winner's rows.
+        return self.database.unit_of_work_run_again_if_raced(
+            lambda session: self._apply(session, platform.id, claims, expires), raced=(accounts.EmailTaken,))
 
-    def _apply(self, platform_id: int, claims: dict[str, Any], expires: dt.datetime) -> LaunchOutcome:
-        with self.database.unit_of_work() as session:
-            row = session.get(LtiPlatform, platform_id)
-            security.consume_nonce(session, row.issuer, claims["nonce"], expires)
-            done = launching.apply_launch(session, row, claims, lambda: catalog.sync_exercises(session, self.bank))
-            return LaunchOutcome(done.user.id, done.exercise.slug if done.exercise else None, done.course.id,
-                                 done.deep_linking, row.id, claims[security.CLAIM + "deployment_id"],
-                                 _launch_locale(claims))
+    def _apply(self, session: Session, platform_id: int, claims: dict[str, Any],
+               expires: dt.datetime) -> LaunchOutcome:
+        row = session.get(LtiPlatform, platform_id)
+        security.consume_nonce(session, row.issuer, claims["nonce"], expires)
+        done = launching.apply_launch(session, row, claims, lambda: catalog.sync_exercises(session, self.bank))
+        return LaunchOutcome(done.user.id, done.exercise.slug if done.exercise else None, done.course.id,
+                             done.deep_linking, row.id, claims[security.CLAIM + "deployment_id"],
+                             _launch_locale(claims))
 
     def _platform(self, issuer: str, client_id: str) -> LtiPlatform:
         with self.database.reading() as session:
