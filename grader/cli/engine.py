@@ -194,9 +194,13 @@ def doctor(obj: Context) -> None:
 @click.option("--rounds", default=3, show_default=True, type=click.IntRange(1, 20),
               help="With --service --celery: bursts per back end, each between two runs of the "
                    "baseline; the ratio is the median of the bursts' ratios.")
+@click.option("--deadline", is_flag=True,
+              help="With --service --celery: then simulate the 1,000-submission deadline with the "
+                   "worker processes the capacity line names (at most -j; a share of the burst if "
+                   "more are needed) and say whether everyone is scored within 5 minutes.")
 @click.pass_obj
 def bench(obj: Context, slugs: tuple[str, ...], submissions: int, jobs: int, as_json: bool,
-          mixed: bool, service: bool, celery: bool, rounds: int) -> None:
+          mixed: bool, service: bool, celery: bool, rounds: int, deadline: bool) -> None:
     """Measure latency and throughput against the in-process lower bound, in one run.
 
     Passing submissions (the reference solution) and failing ones (the stub) are timed
@@ -208,12 +212,15 @@ def bench(obj: Context, slugs: tuple[str, ...], submissions: int, jobs: int, as_
       grader bench -n 10 --mixed               # plus the mixed-set marginal cost
       grader bench --service -n 60 -j 2        # the service against `grader grade -j 2`
       grader bench --service --celery -n 120   # embedded queue vs Celery + Redis, capacity
+      grader bench --service --celery --deadline   # ... and the deadline simulated
     """
     from grader.engine.bench import format_table, run_bench
 
     if not (service and celery) and \
             click.get_current_context().get_parameter_source("rounds") is click.core.ParameterSource.COMMANDLINE:
         raise click.UsageError("--rounds goes with --service --celery")
+    if deadline and not (service and celery):
+        raise click.UsageError("--deadline goes with --service --celery")
     bank = obj.bank()
     if service:
         slug = _chosen(bank, slugs[:1] or ("none-grad-after-rebinding",))[0].slug
@@ -225,7 +232,8 @@ def bench(obj: Context, slugs: tuple[str, ...], submissions: int, jobs: int, as_
                 figures = bench_celery.run_queue_bench(
                     bank, slug, submissions, jobs, unsafe=obj.unsafe, log=log, rounds=rounds,
                     pg_url=os.environ.get("GRADER_BENCH_PG_URL", bench_celery.PG_URL),
-                    broker_url=os.environ.get("GRADER_BENCH_BROKER_URL", bench_celery.REDIS_URL))
+                    broker_url=os.environ.get("GRADER_BENCH_BROKER_URL", bench_celery.REDIS_URL),
+                    deadline=deadline)
                 table = bench_celery.format_queue_table(figures)
             else:
                 from grader.queue.bench import format_service_table, run_service_bench

@@ -13,6 +13,10 @@ the queue and its workers alone.
 Capacity: from the 1-worker Celery rate, the worker processes (one per core) that grade a
 1,000-submission burst within 5 minutes; the N-worker run checks that the rate really grows
 with the worker count (its measured time next to the time the 1-worker rate predicts).
+``--deadline`` then simulates the deadline itself: that many worker processes (as many as
+this machine has cores for, with the share of the 1,000 they would carry) take the whole
+burst posted at once through the API, and the run says whether everyone was scored within
+the 5 minutes.
 """
 
 from __future__ import annotations
@@ -77,9 +81,31 @@ def capacity(one_worker_per_minute: float, measured: dict[str, Any]) -> dict[str
             "check_measured_minutes": round(actual, 2), "check_scaling_efficiency": round(predicted / actual, 2)}
 
 
+def deadline_plan(needed: int, cores: int) -> tuple[int, int]:
+    """The deadline simulation this machine can run: (worker processes, submissions). All
+    ``needed`` workers and the whole burst if the cores suffice; otherwise one worker per
+    core and the share of the burst that many of the ``needed`` workers would carry."""
+    workers = max(1, min(needed, cores))
+    return workers, math.ceil(DEADLINE_BURST * workers / max(needed, 1))
+
+
+def deadline_run(bank: Bank, slug: str, needed: int, cores: int, unsafe: bool, pg_url: str, broker_url: str,
+                 log: Callable[[str], None]) -> dict[str, Any]:
+    """The deadline burst of ``deadline_plan`` posted at once through the API of a fresh
+    Celery deployment: whether every submission was scored within ``DEADLINE_MINUTES``."""
+    workers, count = deadline_plan(needed, cores)
+    log(f"deadline: {count} submissions at once, {workers} worker process(es) ...")
+    run = celery_run(bank, slug, variant_files(bank, slug, count), workers, unsafe, pg_url, broker_url, log)
+    minutes = run["graded"] / run["per_minute"]
+    return {"workers": workers, "submissions": count, "share_of_burst": round(count / DEADLINE_BURST, 2),
+            "graded": run["graded"], "minutes": round(minutes, 2), "per_minute": round(run["per_minute"], 1),
+            "latency_p50_s": round(run["latency_p50_s"], 1), "latency_p95_s": round(run["latency_p95_s"], 1),
+            "holds": run["graded"] == count and minutes <= DEADLINE_MINUTES}
+
+
 def run_queue_bench(bank: Bank, slug: str, submissions: int, jobs: int, unsafe: bool = False,
                     pg_url: str = PG_URL, broker_url: str = REDIS_URL, rounds: int = 3,
-                    log: Callable[[str], None] = lambda m: None) -> dict[str, Any]:
+                    log: Callable[[str], None] = lambda m: None, deadline: bool = False) -> dict[str, Any]:
     """Each N-worker back end grades ``rounds`` bursts, each between two baselines measured
     while that back end idles, and its ratio is the median of the bursts' ratios: this
     machine's speed drifts by 10-20% within minutes, so one baseline minutes away from a burst
@@ -100,10 +126,14 @@ def run_queue_bench(bank: Bank, slug: str, submissions: int, jobs: int, unsafe: 
         runs.insert(1, {**celery_run(bank, slug, files, 1, unsafe, pg_url, broker_url, log), "vs_baseline": None})
     baselines = [b for run in runs for b in run.get("baselines_per_minute", [])]
     celery = {run["workers"]: run for run in runs if run["queue"] != "embedded"}
-    return {"exercise": slug, "submissions": submissions, "jobs": jobs, "rounds": rounds,
-            "baseline_grade_jobs_per_minute": round(statistics.median(baselines), 1),
-            "baseline_runs_per_minute": baselines, "runs": runs,
-            "capacity": capacity(celery[1]["per_minute"], celery[max(celery)])}
+    figures = {"exercise": slug, "submissions": submissions, "jobs": jobs, "rounds": rounds,
+               "baseline_grade_jobs_per_minute": round(statistics.median(baselines), 1),
+               "baseline_runs_per_minute": baselines, "runs": runs,
+               "capacity": capacity(celery[1]["per_minute"], celery[max(celery)])}
+    if deadline:
+        figures["deadline"] = deadline_run(bank, slug, figures["capacity"]["worker_processes_needed"], jobs, unsafe,
+                                           pg_url, broker_url, log)
+    return figures
 
 
 def format_queue_table(figures: dict[str, Any]) -> str:
@@ -126,4 +156,11 @@ def format_queue_table(figures: dict[str, Any]) -> str:
                  f"worker processes (cores) at {c['one_worker_per_minute']:.0f}/min each; check with "
                  f"{c['check_workers']}: predicted {c['check_predicted_minutes']} min, measured "
                  f"{c['check_measured_minutes']} min (scaling {c['check_scaling_efficiency']:.2f})")
+    d = figures.get("deadline")
+    if d:
+        share = "the whole burst" if d["share_of_burst"] >= 1 else f"{d['share_of_burst']:.0%} of the burst"
+        lines.append(f"deadline simulation: {d['submissions']} submissions ({share}) posted at once to "
+                     f"{d['workers']} worker process(es): {d['graded']} scored in {d['minutes']} min "
+                     f"(p95 {d['latency_p95_s']} s): {'holds' if d['holds'] else 'DOES NOT hold'} "
+                     f"(within {DEADLINE_MINUTES:g} min)")
     return "\n".join(lines)

@@ -174,6 +174,11 @@ def test_bench_rounds_without_the_celery_benchmark_is_a_usage_error(args):
     assert run.returncode == 2 and "--rounds goes with --service --celery" in run.stderr
 
 
+def test_bench_deadline_without_the_celery_benchmark_is_a_usage_error():
+    run = grader("bench", "--service", "--deadline")
+    assert run.returncode == 2 and "--deadline goes with --service --celery" in run.stderr
+
+
 def test_doctor_reports_every_sandbox_layer_active():
     run = grader("doctor")
     assert run.returncode == 0, run.stdout

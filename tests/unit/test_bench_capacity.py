@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from grader.queue.bench import bracketed_ratios
-from grader.queue.bench_celery import capacity, format_queue_table
+from grader.queue.bench_celery import capacity, deadline_plan, format_queue_table
 
 
 def test_a_thousand_submission_burst_in_five_minutes_needs_the_rate_divided_into_two_hundred_a_minute():
@@ -36,3 +36,23 @@ def test_each_burst_is_compared_with_the_baselines_just_before_and_after_it():
     assert bracketed_ratios([90.0, 60.0], [100.0, 100.0, 50.0]) == [0.9, 0.8]
     with pytest.raises(ValueError):
         bracketed_ratios([90.0], [100.0])
+
+
+def test_the_deadline_is_simulated_whole_when_the_cores_suffice_and_as_its_share_when_not():
+    assert deadline_plan(needed=1, cores=2) == (1, 1000)  # one worker takes the whole burst
+    assert deadline_plan(needed=2, cores=2) == (2, 1000)
+    assert deadline_plan(needed=5, cores=2) == (2, 400)  # two of five workers carry 2/5 of it
+    assert deadline_plan(needed=3, cores=2) == (2, 667)
+
+
+def test_the_table_says_whether_the_simulated_deadline_held():
+    run = {"workers": 1, "per_minute": 80.0, "vs_baseline": None, "latency_p50_s": 10.0, "latency_p95_s": 20.0,
+           "commit_to_claim_p50_ms": 12.0, "graded": 60}
+    figures = {"exercise": "x", "submissions": 60, "jobs": 2, "baseline_grade_jobs_per_minute": 84.0,
+               "runs": [{"queue": "celery+redis", **run}], "capacity": capacity(45.0, run),
+               "deadline": {"workers": 2, "submissions": 400, "share_of_burst": 0.4, "graded": 400, "minutes": 4.6,
+                            "per_minute": 87.0, "latency_p50_s": 140.0, "latency_p95_s": 260.0, "holds": True}}
+    assert "400 submissions (40% of the burst) posted at once to 2 worker process(es): 400 scored in 4.6 min" \
+        in format_queue_table(figures) and "holds" in format_queue_table(figures)
+    figures["deadline"].update(minutes=5.4, holds=False)
+    assert "DOES NOT hold" in format_queue_table(figures)
