@@ -152,15 +152,19 @@ def format_queue_table(figures: dict[str, Any]) -> str:
                      f"{run['commit_to_claim_p50_ms']:>10.0f} ms {backlog:>8}  "
                      + " ".join(f"{r:.2f}x" for r in run.get("vs_baseline_rounds", [])))
     c = figures["capacity"]
-    lines.append(f"a {c['burst']}-submission burst within {c['minutes']:g} min needs {c['worker_processes_needed']} "
-                 f"worker processes (cores) at {c['one_worker_per_minute']:.0f}/min each; check with "
+    lines.append(f"a {c['burst']}-submission burst within {c['minutes']:g} min needs "
+                 f"{_processes(c['worker_processes_needed'])} (cores) at {c['one_worker_per_minute']:.0f}/min each; check with "
                  f"{c['check_workers']}: predicted {c['check_predicted_minutes']} min, measured "
                  f"{c['check_measured_minutes']} min (scaling {c['check_scaling_efficiency']:.2f})")
     d = figures.get("deadline")
     if d:
         share = "the whole burst" if d["share_of_burst"] >= 1 else f"{d['share_of_burst']:.0%} of the burst"
         lines.append(f"deadline simulation: {d['submissions']} submissions ({share}) posted at once to "
-                     f"{d['workers']} worker process(es): {d['graded']} scored in {d['minutes']} min "
+                     f"{_processes(d['workers'])}: {d['graded']} scored in {d['minutes']} min "
                      f"(p95 {d['latency_p95_s']} s): {'holds' if d['holds'] else 'DOES NOT hold'} "
                      f"(within {DEADLINE_MINUTES:g} min)")
     return "\n".join(lines)
+
+
+def _processes(count: int) -> str:
+    return f"{count} worker process" + ("" if count == 1 else "es")

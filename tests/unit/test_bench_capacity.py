@@ -52,7 +52,7 @@ def test_the_table_says_whether_the_simulated_deadline_held():
                "runs": [{"queue": "celery+redis", **run}], "capacity": capacity(45.0, run),
                "deadline": {"workers": 2, "submissions": 400, "share_of_burst": 0.4, "graded": 400, "minutes": 4.6,
                             "per_minute": 87.0, "latency_p50_s": 140.0, "latency_p95_s": 260.0, "holds": True}}
-    assert "400 submissions (40% of the burst) posted at once to 2 worker process(es): 400 scored in 4.6 min" \
+    assert "400 submissions (40% of the burst) posted at once to 2 worker processes: 400 scored in 4.6 min" \
         in format_queue_table(figures) and "holds" in format_queue_table(figures)
     figures["deadline"].update(minutes=5.4, holds=False)
     assert "DOES NOT hold" in format_queue_table(figures)
