@@ -13,10 +13,10 @@ the queue and its workers alone.
 Capacity: from the 1-worker Celery rate, the worker processes (one per core) that grade a
 1,000-submission burst within 5 minutes; the N-worker run checks that the rate really grows
 with the worker count (its measured time next to the time the 1-worker rate predicts).
-``--deadline`` then simulates the deadline itself: that many worker processes (as many as
-this machine has cores for, with the share of the 1,000 they would carry) take the whole
-burst posted at once through the API, and the run says whether everyone was scored within
-the 5 minutes.
+``--deadline`` then simulates the deadline itself: that many worker processes take the
+1,000 submissions posted at once through the API (on a machine with fewer cores than that,
+one process per core takes the share of the burst those processes would carry), and the run
+says whether everyone was scored within the 5 minutes.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def deadline_run(bank: Bank, slug: str, needed: int, cores: int, unsafe: bool, p
     """The deadline burst of ``deadline_plan`` posted at once through the API of a fresh
     Celery deployment: whether every submission was scored within ``DEADLINE_MINUTES``."""
     workers, count = deadline_plan(needed, cores)
-    log(f"deadline: {count} submissions at once, {workers} worker process(es) ...")
+    log(f"deadline: {count} submissions at once, {_processes(workers)} ...")
     run = celery_run(bank, slug, variant_files(bank, slug, count), workers, unsafe, pg_url, broker_url, log)
     minutes = run["graded"] / run["per_minute"]
     return {"workers": workers, "submissions": count, "share_of_burst": round(count / DEADLINE_BURST, 2),
@@ -153,7 +153,8 @@ def format_queue_table(figures: dict[str, Any]) -> str:
                      + " ".join(f"{r:.2f}x" for r in run.get("vs_baseline_rounds", [])))
     c = figures["capacity"]
     lines.append(f"a {c['burst']}-submission burst within {c['minutes']:g} min needs "
-                 f"{_processes(c['worker_processes_needed'])} (cores) at {c['one_worker_per_minute']:.0f}/min each; check with "
+                 f"{_processes(c['worker_processes_needed'])} (cores) at {c['one_worker_per_minute']:.0f}/min each; "
+                 f"check with "
                  f"{c['check_workers']}: predicted {c['check_predicted_minutes']} min, measured "
                  f"{c['check_measured_minutes']} min (scaling {c['check_scaling_efficiency']:.2f})")
     d = figures.get("deadline")
